@@ -1,0 +1,19 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+export default defineConfig({
+  plugins: [react()],
+  // ORT runs inside our own module worker (its proxy worker refuses gpu-buffer outputs).
+  worker: { format: 'es' },
+  // The worker is an entry of its own: crawl it too, or its deps get optimized late and the page reloads.
+  optimizeDeps: { entries: ['index.html', 'src/**/*.worker.ts'], exclude: ['onnxruntime-web'] },
+  server: { host: '127.0.0.1', port: 5173, strictPort: true },
+  preview: { host: '127.0.0.1', port: 4173, strictPort: true },
+  test: {
+    include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
+    environment: 'node',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
