@@ -1,0 +1,50 @@
+import type { BackendPreference, GenerateParams, WorkerEvent, WorkerRequest } from './protocol';
+
+export interface RuntimeClient {
+  /** Returns the request id that this request's events carry. */
+  load(baseUrl: string): number;
+  generate(params: GenerateParams): number;
+  stop(): void;
+  subscribe(listener: (event: WorkerEvent) => void): () => void;
+  terminate(): void;
+}
+
+/** Starts the runtime worker and picks its backend right away, so the UI can show it before any load. */
+export function createRuntimeClient(backend: BackendPreference): RuntimeClient {
+  const worker = new Worker(new URL('./runtime.worker.ts', import.meta.url), { type: 'module', name: 'runtime' });
+  const listeners = new Set<(event: WorkerEvent) => void>();
+  worker.onmessage = ({ data }: MessageEvent<WorkerEvent>) => listeners.forEach((listener) => listener(data));
+  // A worker that fails to start (e.g. a module error) reports nothing else; surface it like a runtime error.
+  worker.onerror = (event) => {
+    const error = { code: 'backend-failed' as const, message: event.message || 'The runtime worker failed to start.' };
+    listeners.forEach((listener) => listener({ type: 'error', error }));
+  };
+
+  let nextId = 1;
+  const send = (request: WorkerRequest) => worker.postMessage(request);
+  send({ type: 'init', backend });
+
+  return {
+    load(baseUrl) {
+      const requestId = nextId++;
+      send({ type: 'load', requestId, baseUrl });
+      return requestId;
+    },
+    generate(params) {
+      const requestId = nextId++;
+      send({ type: 'generate', requestId, params });
+      return requestId;
+    },
+    stop: () => send({ type: 'stop' }),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    terminate: () => worker.terminate(),
+  };
+}
+
+/** `?backend=wasm` forces the WASM backend; anything else lets the worker choose. */
+export function backendFromUrl(search: string): BackendPreference {
+  return new URLSearchParams(search).get('backend') === 'wasm' ? 'wasm' : 'auto';
+}
