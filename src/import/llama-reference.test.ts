@@ -4,7 +4,8 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { readGguf } from './gguf-file';
 import type { GgufModel } from './gguf-file';
 import { encodeF16, encodeF32 } from './gguf-writer';
-import { argmax, ReferenceDecoder, referenceGreedy, referenceLogits } from './llama-reference';
+import { argmax } from '../model/sampling';
+import { ReferenceDecoder, referenceGreedy, referenceLogits } from './llama-reference';
 import { buildTokenizerFiles } from './tokenizer-json';
 import { loadBuiltin, rewriteGguf } from './test-fixtures';
 

@@ -4,6 +4,7 @@
  * run.c); sums run in float64, which only makes them more accurate.
  */
 import type { GgufModel, LlamaConfig } from './gguf-file';
+import { argmax } from '../model/sampling';
 
 export interface ReferenceOptions {
   /** Per layer (null = dense): FFN channel c of layer l contributes zero when ffnMask[l][c] === 0. */
@@ -284,12 +285,6 @@ function grow(buf: Float32Array, needed: number): Float32Array {
   const next = new Float32Array(Math.max(needed, buf.length * 2));
   next.set(buf);
   return next;
-}
-
-export function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }
 
 /** Feeds startTokens, then greedily generates exactly n tokens (no EOS stop); returns the generated ones. */
