@@ -4,7 +4,7 @@ import { loadNodeModel } from '../node/model-folder';
 import * as ort from 'onnxruntime-node';
 import { CliUsageError, numberOption, parseCommandArgs } from './args';
 
-const usage = 'generate --model <model dir> --prompt <text> --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S]';
+const usage = 'generate --model <model dir> --prompt <text> --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--graph <path in model dir>]';
 
 export const generateCommand = {
   usage,
@@ -19,6 +19,7 @@ export const generateCommand = {
         'top-k': { type: 'string' },
         'top-p': { type: 'string' },
         seed: { type: 'string' },
+        graph: { type: 'string' },
       },
       usage,
     );
@@ -28,7 +29,7 @@ export const generateCommand = {
     const topK = numberOption(values['top-k'], 'top-k', 0, { integer: true, min: 0 });
     const topP = numberOption(values['top-p'], 'top-p', 1, { min: 0 });
     const seed = numberOption(values.seed, 'seed', 0, { integer: true });
-    const m = await loadNodeModel(values.model);
+    const m = await loadNodeModel(values.model, values.graph);
     // An empty prompt starts from BOS alone, as the model saw the start of every training story.
     const promptIds = m.tokenizer.encode(values.prompt, { addBos: m.tokenizer.addsBos || values.prompt === '' });
     const stream = m.tokenizer.createStreamDecoder(promptIds);

@@ -9,6 +9,12 @@ import { argmax } from '../model/sampling';
 export interface ReferenceOptions {
   /** Per layer (null = dense): FFN channel c of layer l contributes zero when ffnMask[l][c] === 0. */
   ffnMask?: (Uint8Array | null)[];
+  /**
+   * Observes each layer's FFN at each position (for checking instrumented graphs): `downInput` is
+   * down_proj's input (silu(gate) * up, masked channels 0), `hidden` the residual stream after the
+   * layer. Both are copies.
+   */
+  capture?: (layer: number, position: number, values: { downInput: Float32Array; hidden: Float32Array }) => void;
 }
 
 interface LayerWeights {
@@ -150,6 +156,7 @@ class FfnScratch {
   private readonly gate: Float32Array;
   private readonly up: Float32Array;
   private readonly out: Float32Array;
+  private width = 0;
 
   constructor(cfg: LlamaConfig) {
     this.xb = new Float32Array(cfg.dim);
@@ -160,7 +167,7 @@ class FfnScratch {
 
   apply(x: Float32Array, layer: LayerWeights, eps: number, mask: Uint8Array | null | undefined): void {
     const { xb, out } = this;
-    const n = layer.ffnDim;
+    const n = (this.width = layer.ffnDim);
     const gate = this.gate.subarray(0, n);
     const up = this.up.subarray(0, n);
     rmsnorm(xb, x, layer.ffnNorm, eps);
@@ -173,6 +180,15 @@ class FfnScratch {
     matmul(out, gate, layer.wDown, n, x.length);
     for (let i = 0; i < x.length; i++) x[i] += out[i];
   }
+
+  /** down_proj's input of the last apply(). */
+  get downInput(): Float32Array {
+    return this.gate.subarray(0, this.width);
+  }
+}
+
+function capture(options: ReferenceOptions, layer: number, position: number, ffn: FfnScratch, x: Float32Array): void {
+  options.capture?.(layer, position, { downInput: ffn.downInput.slice(), hidden: x.slice() });
 }
 
 function logitsOf(x: Float32Array, w: Weights, xb: Float32Array): Float32Array {
@@ -217,7 +233,10 @@ export function referenceLogits(model: GgufModel, tokens: number[], options: Ref
       matmul(proj, att, layer.wo, qDim, dim);
       for (let i = 0; i < dim; i++) xs[t][i] += proj[i];
     }
-    for (let t = 0; t < T; t++) ffn.apply(xs[t], layer, rmsEps, options.ffnMask?.[l]);
+    for (let t = 0; t < T; t++) {
+      ffn.apply(xs[t], layer, rmsEps, options.ffnMask?.[l]);
+      capture(options, l, t, ffn, xs[t]);
+    }
   });
   return xs.map((x) => logitsOf(x, w, xb));
 }
@@ -273,6 +292,7 @@ export class ReferenceDecoder {
       matmul(proj, att, layer.wo, qDim, dim);
       for (let i = 0; i < dim; i++) x[i] += proj[i];
       ffn.apply(x, layer, rmsEps, this.options.ffnMask?.[l]);
+      capture(this.options, l, pos, ffn, x);
     });
     this.pos++;
     return logitsOf(x, w, xb);

@@ -1,5 +1,5 @@
 /** Loading a model folder from disk for the CLI and Node tests (Node only). */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GenerationConfig, ModelConfig } from '../model/config';
@@ -15,7 +15,15 @@ export interface NodeModel {
 
 const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
 
-export async function loadNodeModel(dir: string, modelFile = 'onnx/model.onnx'): Promise<NodeModel> {
+/** Hub folders keep the graph in onnx/ (Optimum); onnxruntime-genai folders keep it at the root. */
+export async function findGraphFile(dir: string): Promise<string> {
+  for (const candidate of ['onnx/model.onnx', 'model.onnx']) {
+    if (await access(join(dir, candidate)).then(() => true, () => false)) return candidate;
+  }
+  throw new Error(`${dir} is not a model folder: neither onnx/model.onnx nor model.onnx is there`);
+}
+
+export async function loadNodeModel(dir: string, modelFile?: string): Promise<NodeModel> {
   const required = async (file: string) => {
     try {
       return await readJson(join(dir, file));
@@ -28,6 +36,6 @@ export async function loadNodeModel(dir: string, modelFile = 'onnx/model.onnx'):
   const tokenizer = loadTokenizer(await required('tokenizer.json'), await required('tokenizer_config.json'));
   const generationConfig = (await readJson(join(dir, 'generation_config.json')).catch(() => null)) as GenerationConfig | null;
   // ORT reads the external data files itself, next to the graph.
-  const session = await ort.InferenceSession.create(join(dir, modelFile));
+  const session = await ort.InferenceSession.create(join(dir, modelFile ?? (await findGraphFile(dir))));
   return { dir, config, generationConfig, tokenizer, session };
 }

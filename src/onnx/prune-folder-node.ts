@@ -1,0 +1,112 @@
+/**
+ * Prunes a model folder on disk into a new, complete model folder (Node only): the graph at the
+ * same relative path with its weights streamed (untouched tensors copied from the source files,
+ * never decoded), the tokenizer and other metadata files copied, config.json updated and
+ * pruning.json written. The folder appears atomically (written beside it, then renamed).
+ */
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { exists } from '../node/folder-io';
+import { type KeepPlan } from '../pruning/keep-plan';
+import { discoverFfns } from './ffn-discovery';
+import { decodeFloats } from './float-tensor';
+import { encodeModelPieces } from './model-pieces';
+import { ModelFileSource, writeModelPieces } from './model-stream-node';
+import { manifestJsonText, pruneModel, pruningManifest, prunedConfig, type PruneOptions, type PruneReport } from './prune-export';
+import { DataLocation } from './proto';
+
+export interface ExportFolderOptions extends Pick<PruneOptions, 'downWeights' | 'channelMeans'> {
+  modelDir: string;
+  plan: KeepPlan;
+  outDir: string;
+  /** Graph path inside modelDir; default `onnx/model.onnx`, else `model.onnx`. */
+  modelFile?: string;
+  /** Recorded in pruning.json. */
+  method?: string;
+  /** A float variant of the same model (folder), to requantize 4-bit down projections from. */
+  floatModelDir?: string;
+  overwrite?: boolean;
+  /** Split the output weights into files of at most this size (default 2 GiB - 1). */
+  maxDataFileBytes?: number;
+}
+
+export interface ExportFolderResult {
+  outDir: string;
+  modelFile: string;
+  report: PruneReport;
+  /** Bytes of the graph and its data files. */
+  modelBytes: number;
+}
+
+/** Weights above this go to an external data file even when the source kept them inline. */
+const INLINE_LIMIT = 1 << 30;
+/** Files of a model folder that are weights (never copied unpruned) or regenerated. */
+const SKIP = /\.(onnx|onnx_data(_\d+)?|onnx\.data(_\d+)?|gguf|bin|safetensors|pt|pth)$|^(config|pruning)\.json$/;
+
+export async function findModelFile(modelDir: string): Promise<string> {
+  for (const candidate of ['onnx/model.onnx', 'model.onnx']) if (await exists(join(modelDir, candidate))) return candidate;
+  throw new Error(`${modelDir} holds no onnx/model.onnx or model.onnx; pass the graph path explicitly`);
+}
+
+export async function exportPrunedFolder(options: ExportFolderOptions): Promise<ExportFolderResult> {
+  const modelFile = options.modelFile ?? (await findModelFile(options.modelDir));
+  const target = resolve(options.outDir);
+  if (resolve(options.modelDir) === target) throw new Error('The output folder must differ from the model folder');
+  if (!options.overwrite && (await exists(target))) throw new Error(`${options.outDir} already exists; choose another folder or pass --overwrite`);
+  const source = await ModelFileSource.open(join(options.modelDir, modelFile));
+  const floatSource = options.floatModelDir ? await ModelFileSource.open(join(options.floatModelDir, await findModelFile(options.floatModelDir))) : undefined;
+  const temp = `${target}.partial-${process.pid}`;
+  try {
+    const ffns = discoverFfns(source.model);
+    const floatFfns = floatSource ? discoverFfns(floatSource.model) : undefined;
+    const { model, report } = await pruneModel(source.model, options.plan, {
+      ffns,
+      readExternal: (location, offset, length) => source.read(location, offset, length),
+      downWeights: options.downWeights,
+      channelMeans: options.channelMeans,
+      floatDownWeights: floatSource
+        ? async (layer) => {
+            const w = floatFfns![layer]?.down.weight;
+            if (w?.format !== 'float') throw new Error(`The float model's layer ${layer} down projection is not a float MatMul`);
+            const t = floatSource.model.graph!.initializer!.find((i) => i.name === w.initializer)!;
+            return decodeFloats(await floatSource.tensorData(t), w.dataType);
+          }
+        : undefined,
+    });
+
+    const external = source.externalFiles;
+    const initializers = source.model.graph?.initializer ?? [];
+    const allExternal = initializers.length > 0 && external.length > 0 && initializers.every((t) => t.data_location === DataLocation.EXTERNAL);
+    const inlineBytes = (model.graph?.initializer ?? []).reduce((n, t) => n + (t.raw_data?.byteLength ?? 0), 0);
+    const location = external[0]?.replace(/_\d+$/, '') ?? (inlineBytes > INLINE_LIMIT ? `${modelFile.split('/').pop()}_data` : undefined);
+    const pieces = encodeModelPieces(
+      model,
+      location ? { externalData: { location, thresholdBytes: allExternal ? 0 : 1024, maxFileBytes: options.maxDataFileBytes } } : {},
+    );
+
+    await rm(temp, { recursive: true, force: true });
+    const graphPath = join(temp, modelFile);
+    await mkdir(dirname(graphPath), { recursive: true });
+    await writeModelPieces(graphPath, pieces, source);
+    for (const entry of await readdir(options.modelDir, { withFileTypes: true })) {
+      if (entry.isFile() && !SKIP.test(entry.name)) await copyFile(join(options.modelDir, entry.name), join(temp, entry.name));
+    }
+    const configPath = join(options.modelDir, 'config.json');
+    if (await exists(configPath)) {
+      const config = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+      await writeFile(join(temp, 'config.json'), manifestJsonText(prunedConfig(config, options.plan)));
+    }
+    await writeFile(join(temp, 'pruning.json'), manifestJsonText(pruningManifest(options.plan, report, options.method ?? 'unspecified')));
+    if (options.overwrite) await rm(target, { recursive: true, force: true });
+    await mkdir(dirname(target), { recursive: true });
+    await rename(temp, target);
+    const modelBytes = pieces.model.byteLength + pieces.dataFiles.reduce((n, f) => n + f.size, 0);
+    return { outDir: options.outDir, modelFile, report, modelBytes };
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  } finally {
+    await source.close();
+    await floatSource?.close();
+  }
+}
