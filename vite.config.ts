@@ -10,6 +10,8 @@ export default defineConfig({
   optimizeDeps: { entries: ['index.html', 'src/**/*.worker.ts'], exclude: ['onnxruntime-web'] },
   server: { host: '127.0.0.1', port: 5173, strictPort: true },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
+  // A second page: the browser tests of our WGSL kernels and the calibration engine (e2e/kernels.spec.ts).
+  build: { rolldownOptions: { input: { main: 'index.html', kernels: 'kernel-tests.html' } } },
   test: {
     include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
     environment: 'node',

@@ -4,11 +4,17 @@
  */
 import { importGgufCommand } from './import-gguf';
 import { generateCommand } from './generate';
+import { exportCommand } from './export';
+import { makeFixturesCommand } from './make-fixtures';
+import { statsCommand } from './stats';
 import { CliUsageError } from './args';
 
 const commands: Record<string, { usage: string; run: (args: string[]) => Promise<void> }> = {
   'import-gguf': importGgufCommand,
   generate: generateCommand,
+  export: exportCommand,
+  'make-fixtures': makeFixturesCommand,
+  stats: statsCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -1,4 +1,5 @@
 import { create } from 'zustand';
+import type { BundleFiles } from '../model/sources/bundle-files';
 import { createRuntimeClient, type RuntimeClient } from '../worker/client';
 import type { BackendInfo, BackendPreference, ModelInfo, RuntimeError, StopReason, WorkerEvent } from '../worker/protocol';
 
@@ -40,6 +41,8 @@ interface RuntimeState {
   init(preference: BackendPreference): void;
   selectModel(url: string): void;
   loadModel(): void;
+  /** Loads a model the sources worker fetched (src/store/sources.ts); `label` names it in the status. */
+  loadFiles(files: BundleFiles, label: string): void;
   generate(): void;
   stop(): void;
   updateSettings(patch: Partial<GenerationSettings>): void;
@@ -103,6 +106,11 @@ export const useRuntime = create<RuntimeState>()((set, get) => {
       loadRequest = client.load(get().modelUrl);
       set({ modelStatus: { state: 'loading' }, error: null });
     },
+    loadFiles(files, label) {
+      if (!client) return;
+      loadRequest = client.loadFiles(files, label);
+      set({ modelStatus: { state: 'loading' }, error: null });
+    },
     generate() {
       if (!client || get().generating) return;
       const { prompt, maxNewTokens, temperature, seed } = get().settings;
@@ -134,5 +142,7 @@ function describeError(error: RuntimeError, modelUrl: string): string {
       return `Generation failed: ${error.message}`;
     case 'backend-failed':
       return `The compute backend failed: ${error.message}. Reload the page to start again.`;
+    case 'calibrate-failed':
+      return `Calibration failed: ${error.message}`;
   }
 }

@@ -1,31 +1,54 @@
-import { BUILTIN_MODEL_URL, useRuntime, type ModelStatus } from '../store/runtime';
+import { useEffect } from 'react';
+import { formatBytes } from '../model/memory-estimate';
+import { useRuntime, type ModelStatus } from '../store/runtime';
+import { useSources } from '../store/sources';
+import { CacheView } from './CacheView';
+import { DownloadProgress } from './DownloadProgress';
+import { MemoryVerdictView } from './MemoryVerdictView';
+import { ModelCardView } from './ModelCardView';
+import { SourceChooser } from './SourceChooser';
+import { VariantPicker } from './VariantPicker';
+import './sources.css';
 
 export function ModelPanel() {
-  const modelUrl = useRuntime((state) => state.modelUrl);
   const status = useRuntime((state) => state.modelStatus);
   const generating = useRuntime((state) => state.generating);
-  const selectModel = useRuntime((state) => state.selectModel);
-  const loadModel = useRuntime((state) => state.loadModel);
+  const phase = useSources((state) => state.phase);
+  const message = useSources((state) => state.message);
+  const load = useSources((state) => state.load);
+  const cancel = useSources((state) => state.cancel);
+  useEffect(() => {
+    // The built-in model is local: list its variants right away. Other sources wait for the user.
+    const sources = useSources.getState();
+    if (sources.kind === 'builtin') void sources.inspect();
+    void sources.refreshCache();
+  }, []);
+  const busy = phase === 'inspecting' || phase === 'downloading' || status.state === 'loading';
   return (
-    <section className="panel">
+    <section className="panel model-panel">
       <h2>Model</h2>
-      <label className="field">
-        <span>Model</span>
-        <select data-testid="model-source" value={modelUrl} onChange={(e) => selectModel(e.target.value)}>
-          <option value={BUILTIN_MODEL_URL}>Built-in: TinyStories 260K</option>
-        </select>
-      </label>
-      <button
-        type="button"
-        data-testid="load-model"
-        onClick={loadModel}
-        disabled={status.state === 'loading' || generating}
-      >
-        Load
-      </button>
+      <SourceChooser />
+      <VariantPicker />
+      <MemoryVerdictView />
+      <div className="row">
+        <button type="button" data-testid="load-model" onClick={() => void load()} disabled={busy || generating}>
+          Load
+        </button>
+        <button type="button" className="secondary" data-testid="cancel-load" onClick={cancel} disabled={phase !== 'downloading'}>
+          Cancel
+        </button>
+      </div>
+      <DownloadProgress />
+      {message && (
+        <div className="error" role="alert" data-testid="source-message">
+          {message}
+        </div>
+      )}
       <p className="status" data-testid="model-status">
         {describeStatus(status)}
       </p>
+      <ModelCardView />
+      <CacheView />
     </section>
   );
 }
@@ -44,9 +67,4 @@ function describeStatus(status: ModelStatus): string {
     case 'error':
       return 'Not loaded.';
   }
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

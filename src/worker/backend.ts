@@ -1,21 +1,10 @@
+import { requestSharedDevice } from '../gpu/device';
 import type { BackendInfo, BackendPreference } from './protocol';
 
 /** The backend the worker runs on and what onnxruntime-web needs to use it. */
 export type Backend =
   | { kind: 'webgpu'; info: Extract<BackendInfo, { kind: 'webgpu' }>; device: GPUDevice }
   | { kind: 'wasm'; info: Extract<BackendInfo, { kind: 'wasm' }> };
-
-// Limits whose defaults are too small for real models: ask for whatever the adapter offers.
-const RAISED_LIMITS = [
-  'maxBufferSize',
-  'maxStorageBufferBindingSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxComputeWorkgroupsPerDimension',
-] as const;
 
 /**
  * Picks WebGPU when an adapter exists and requests our own GPUDevice, so ORT and our own WGSL kernels
@@ -27,18 +16,23 @@ export async function chooseBackend(preference: BackendPreference): Promise<Back
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
   if (!adapter) return wasm('WebGPU found no usable GPU');
 
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has('shader-f16') ? ['shader-f16'] : [];
-  const requiredLimits = Object.fromEntries(RAISED_LIMITS.map((name) => [name, adapter.limits[name]]));
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+    device = await requestSharedDevice(adapter);
   } catch (error) {
     return wasm(`the GPU refused a device (${String(error)})`);
   }
   const { description, vendor, architecture } = adapter.info;
   return {
     kind: 'webgpu',
-    info: { kind: 'webgpu', description, vendor, architecture, features: [...adapter.features].sort() },
+    info: {
+      kind: 'webgpu',
+      description,
+      vendor,
+      architecture,
+      features: [...adapter.features].sort(),
+      limits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },
+    },
     device,
   };
 }

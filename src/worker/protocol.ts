@@ -1,10 +1,23 @@
 /** Messages between the UI thread and the runtime worker (structured-clone safe). */
+import type { CalibrationProgress } from '../calibration/engine';
+import type { CalibrationSample } from '../calibration/engine-batches';
+import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
+import type { CalibrationStats } from '../calibration/stats';
+import type { BundleFiles } from '../model/sources/bundle-files';
 
 /** `auto` uses WebGPU when the browser offers an adapter; `wasm` forces the CPU backend. */
 export type BackendPreference = 'auto' | 'wasm';
 
 export type BackendInfo =
-  | { kind: 'webgpu'; description: string; vendor: string; architecture: string; features: string[] }
+  | {
+      kind: 'webgpu';
+      description: string;
+      vendor: string;
+      architecture: string;
+      features: string[];
+      /** The device's largest buffer and binding: no single tensor may exceed them (memory estimate). */
+      limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+    }
   | { kind: 'wasm'; reason: string; threads: number };
 
 export interface ModelInfo {
@@ -27,10 +40,21 @@ export interface GenerateParams {
   seed: number;
 }
 
+/** A calibration run over the loaded model (see src/calibration/engine.ts). */
+export interface CalibrateParams {
+  samples: CalibrationSample[];
+  batchSize?: number;
+  maxBatchTokens?: number;
+  /** Also accumulate Gram matrices, within this many bytes at a time (more passes when they do not fit). */
+  gramBudgetBytes?: number;
+  /** Continue a cancelled run (same samples). */
+  resume?: CalibrationCheckpoint;
+}
+
 export type StopReason = 'eos' | 'max-tokens' | 'aborted';
 
 /** `model-missing` is a 404 for one file of the model folder; `file` then names it. */
-export type ErrorCode = 'model-missing' | 'no-model' | 'busy' | 'load-failed' | 'generate-failed' | 'backend-failed';
+export type ErrorCode = 'model-missing' | 'no-model' | 'busy' | 'load-failed' | 'generate-failed' | 'backend-failed' | 'calibrate-failed';
 
 export interface RuntimeError {
   code: ErrorCode;
@@ -41,8 +65,13 @@ export interface RuntimeError {
 export type WorkerRequest =
   | { type: 'init'; backend: BackendPreference }
   | { type: 'load'; requestId: number; baseUrl: string }
+  /** A model the sources worker fetched (any source: hub, URL, folder, GGUF); `label` names it in ModelInfo.baseUrl. */
+  | { type: 'load-files'; requestId: number; label: string; files: BundleFiles }
   | { type: 'generate'; requestId: number; params: GenerateParams }
-  | { type: 'stop' };
+  | { type: 'stop' }
+  | { type: 'calibrate'; requestId: number; params: CalibrateParams }
+  /** Stops the running calibration after its current batch; it answers with `calibration-cancelled`. */
+  | { type: 'cancel-calibration' };
 
 export type WorkerEvent =
   | { type: 'backend'; backend: BackendInfo }
@@ -52,4 +81,8 @@ export type WorkerEvent =
   | { type: 'token'; requestId: number; id: number; text: string }
   /** `text` is the held-back remainder of the output, if any. */
   | { type: 'done'; requestId: number; stopReason: StopReason; tokens: number; text: string; elapsedMs: number }
-  | { type: 'error'; requestId?: number; error: RuntimeError };
+  | { type: 'error'; requestId?: number; error: RuntimeError }
+  | { type: 'calibration-progress'; requestId: number; progress: CalibrationProgress }
+  /** `accumulator`: where the statistics were summed (WGSL kernels on the GPU, or the CPU beside WASM). */
+  | { type: 'calibration-done'; requestId: number; stats: CalibrationStats; accumulator: 'gpu' | 'cpu'; elapsedMs: number }
+  | { type: 'calibration-cancelled'; requestId: number; checkpoint: CalibrationCheckpoint };

@@ -2,17 +2,21 @@
 // ORT runs here, in our own worker, rather than in ORT's proxy worker: later work needs gpu-buffer outputs,
 // which the proxy refuses. So `ort.env.wasm.proxy` stays off.
 import * as ort from 'onnxruntime-web/webgpu';
-import { fetchModelBundle, ModelFileMissingError } from '../model/bundle';
+import { fetchModelBundle, ModelFileMissingError, type ModelBundle } from '../model/bundle';
 import { eosTokenIds, type GenerationConfig, type ModelConfig } from '../model/config';
 import { generate } from '../model/generate';
+import { readBundleFiles } from '../model/sources/bundle-files';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { chooseBackend, wasmThreads, type Backend } from './backend';
-import type { ErrorCode, GenerateParams, RuntimeError, WorkerEvent, WorkerRequest } from './protocol';
+import { WorkerCalibration } from './calibration';
+import type { CalibrateParams, ErrorCode, GenerateParams, RuntimeError, WorkerEvent, WorkerRequest } from './protocol';
 import { createSession } from './session';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 interface LoadedModel {
+  /** Kept for calibration, which instruments the graph (its external data is shared, not copied). */
+  bundle: ModelBundle;
   session: ort.InferenceSession;
   config: ModelConfig;
   generationConfig: GenerationConfig | null;
@@ -22,6 +26,7 @@ interface LoadedModel {
 let backend: Promise<Backend> | undefined;
 let model: LoadedModel | undefined;
 let generation: AbortController | undefined;
+const calibration = new WorkerCalibration(ort);
 
 const post = (event: WorkerEvent) => self.postMessage(event);
 
@@ -35,8 +40,15 @@ self.onmessage = ({ data }: MessageEvent<WorkerRequest>) => {
         post({ type: 'backend', backend: chosen.info });
       });
       break;
-    case 'load':
-      load(data.requestId, data.baseUrl).catch((error) => postError(data.requestId, 'load-failed', error));
+    case 'load': {
+      const { requestId, baseUrl } = data;
+      const fetchBundle = () =>
+        fetchModelBundle(baseUrl, { onProgress: ({ file, loaded, total }) => post({ type: 'load-progress', requestId, file, loaded, total }) });
+      load(requestId, baseUrl, fetchBundle).catch((error) => postError(requestId, 'load-failed', error));
+      break;
+    }
+    case 'load-files':
+      load(data.requestId, data.label, () => readBundleFiles(data.files)).catch((error) => postError(data.requestId, 'load-failed', error));
       break;
     case 'generate':
       run(data.requestId, data.params).catch((error) => postError(data.requestId, 'generate-failed', error));
@@ -44,27 +56,34 @@ self.onmessage = ({ data }: MessageEvent<WorkerRequest>) => {
     case 'stop':
       generation?.abort();
       break;
+    case 'calibrate':
+      calibrate(data.requestId, data.params).catch((error) => postError(data.requestId, 'calibrate-failed', error));
+      break;
+    case 'cancel-calibration':
+      calibration.cancel();
+      break;
   }
 };
 
-async function load(requestId: number, baseUrl: string) {
+/** `label` is what ModelInfo.baseUrl reports: the folder's URL, or the name of the source the files came from. */
+async function load(requestId: number, label: string, readBundle: () => Promise<ModelBundle>) {
   if (!backend) throw new Error('The runtime was not initialised.');
   if (generation) return postError(requestId, 'busy', new Error('Stop the running generation first.'));
+  if (calibration.running) return postError(requestId, 'busy', new Error('Cancel the running calibration first.'));
   const started = performance.now();
-  const bundle = await fetchModelBundle(baseUrl, {
-    onProgress: ({ file, loaded, total }) => post({ type: 'load-progress', requestId, file, loaded, total }),
-  });
+  const bundle = await readBundle();
   const tokenizer = loadTokenizer(bundle.tokenizerJson, bundle.tokenizerConfig);
   const created = await createSession(ort, bundle, await backend);
   // This model may have fallen back to WASM (or the previous one had): show what this session runs on.
   post({ type: 'backend', backend: created.backend.info });
   await model?.session.release();
-  model = { session: created.session, config: bundle.config, generationConfig: bundle.generationConfig, tokenizer };
+  await calibration.reset();
+  model = { bundle, session: created.session, config: bundle.config, generationConfig: bundle.generationConfig, tokenizer };
   post({
     type: 'loaded',
     requestId,
     model: {
-      baseUrl,
+      baseUrl: label,
       modelType: bundle.config.model_type,
       layers: bundle.config.num_hidden_layers,
       hiddenSize: bundle.config.hidden_size,
@@ -78,6 +97,7 @@ async function load(requestId: number, baseUrl: string) {
 async function run(requestId: number, params: GenerateParams) {
   if (!model) return postError(requestId, 'no-model', new Error('Load a model first.'));
   if (generation) return postError(requestId, 'busy', new Error('A generation is already running.'));
+  if (calibration.running) return postError(requestId, 'busy', new Error('A calibration is running.'));
   const { session, config, generationConfig, tokenizer } = model;
   generation = new AbortController();
   try {
@@ -101,6 +121,20 @@ async function run(requestId: number, params: GenerateParams) {
   } finally {
     generation = undefined;
   }
+}
+
+async function calibrate(requestId: number, params: CalibrateParams) {
+  if (!backend) throw new Error('The runtime was not initialised.');
+  if (!model) return postError(requestId, 'no-model', new Error('Load a model first.'));
+  if (generation || calibration.running) return postError(requestId, 'busy', new Error('Wait for the running job to finish.'));
+  const { result, accumulator, elapsedMs } = await calibration.run(model.bundle, backend, params, (progress) =>
+    post({ type: 'calibration-progress', requestId, progress }),
+  );
+  post(
+    result.status === 'done'
+      ? { type: 'calibration-done', requestId, stats: result.stats, accumulator, elapsedMs }
+      : { type: 'calibration-cancelled', requestId, checkpoint: result.checkpoint },
+  );
 }
 
 function watchDeviceLoss(chosen: Backend) {

@@ -26,9 +26,18 @@ export async function createSession(
       // The KV cache stays on the GPU between steps; only the logits are read back.
       preferredOutputLocation: 'gpu-buffer',
     });
+    // Without shader-f16 (SwiftShader, some GPUs) an fp16 graph is accepted here but fails at its first run.
+    if (!backend.device.features.has('shader-f16') && usesFloat16(session)) {
+      await session.release();
+      return { session: await onWasm(), backend: wasm('this GPU has no shader-f16, which this fp16 model needs') };
+    }
     return { session, backend };
   } catch (error) {
     const reason = `WebGPU could not run this model (${error instanceof Error ? error.message : String(error)})`;
     return { session: await onWasm(), backend: wasm(reason) };
   }
+}
+
+function usesFloat16(session: Ort.InferenceSession): boolean {
+  return [...session.inputMetadata, ...session.outputMetadata].some((m) => m.isTensor && m.type === 'float16');
 }

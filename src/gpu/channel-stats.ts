@@ -1,0 +1,79 @@
+/** Running per-channel statistics of one layer on the GPU (shaders/accumulate_channel_stats.wgsl). */
+import { readBuffer, writeBytes } from './buffers';
+import type { GpuContext, GpuTensor } from './context';
+import { fromDoubleFloat, toDoubleFloat } from './double-float';
+import { bindingBytes } from './elements';
+import type { ChannelStats } from './reference/channel-stats';
+
+// 64 invocations per workgroup, 4 channels each (see the kernel).
+const CHANNELS_PER_GROUP = 256;
+
+export class GpuChannelStats {
+  /** (hi, lo) pairs: Σw·a² [C], Σw·a [C], Σw·|a| [C], Σw. */
+  private readonly acc: GPUBuffer;
+  private readonly params: GPUBuffer;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly channels: number,
+    initial?: ChannelStats,
+  ) {
+    if (!Number.isInteger(channels) || channels < 1) throw new RangeError(`channels must be a positive integer, got ${channels}`);
+    const { STORAGE, COPY_SRC, COPY_DST, UNIFORM } = GPUBufferUsage;
+    this.acc = ctx.buffers.create('channel stats', (3 * channels + 1) * 8, STORAGE | COPY_SRC | COPY_DST);
+    this.params = ctx.buffers.create('channel stats params', 8, UNIFORM | COPY_DST);
+    // New buffers are zero-filled; a resumed run starts from its saved sums.
+    if (initial) writeBytes(ctx.device, this.acc, 0, toDoubleFloat(packStats(initial, channels)));
+  }
+
+  /**
+   * Encodes adding activations [tokens, channels] weighted by `weights` (tokens float32 values on the GPU).
+   * The token count is written to the queue now: submit before encoding into this accumulator again.
+   */
+  encode(encoder: GPUCommandEncoder, activations: GpuTensor, weights: GPUBuffer, tokens: number): void {
+    const { device, pipelines } = this.ctx;
+    const elements = tokens * this.channels;
+    if (activations.elements < elements) {
+      throw new RangeError(`${activations.elements} activations cannot hold ${tokens} tokens x ${this.channels} channels`);
+    }
+    if (tokens === 0) return;
+    device.queue.writeBuffer(this.params, 0, Uint32Array.of(tokens, this.channels));
+    const pipeline = pipelines.get('accumulate_channel_stats', [['act', 0]], activations.type);
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        // ORT rounds its buffers up: bind exactly the values of this batch.
+        { binding: 0, resource: { buffer: activations.buffer, size: bindingBytes(elements, activations.type) } },
+        { binding: 1, resource: { buffer: weights, size: tokens * 4 } },
+        { binding: 2, resource: { buffer: this.acc } },
+        { binding: 3, resource: { buffer: this.params } },
+      ],
+    });
+    const pass = encoder.beginComputePass({ label: 'accumulate_channel_stats' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(Math.ceil(this.channels / CHANNELS_PER_GROUP));
+    pass.end();
+  }
+
+  async read(): Promise<ChannelStats> {
+    const values = fromDoubleFloat(new Float32Array(await readBuffer(this.ctx.device, this.acc, this.acc.size)));
+    const c = this.channels;
+    return { sumSq: values.slice(0, c), sum: values.slice(c, 2 * c), sumAbs: values.slice(2 * c, 3 * c), weight: values[3 * c] };
+  }
+
+  destroy(): void {
+    this.ctx.buffers.destroy(this.acc);
+    this.ctx.buffers.destroy(this.params);
+  }
+}
+
+function packStats(stats: ChannelStats, channels: number): Float64Array {
+  if (stats.sum.length !== channels) throw new RangeError(`saved statistics have ${stats.sum.length} channels, the layer has ${channels}`);
+  const packed = new Float64Array(3 * channels + 1);
+  packed.set(stats.sumSq, 0);
+  packed.set(stats.sum, channels);
+  packed.set(stats.sumAbs, 2 * channels);
+  packed[3 * channels] = stats.weight;
+  return packed;
+}

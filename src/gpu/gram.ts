@@ -1,0 +1,75 @@
+/** A running weighted Gram matrix Σ w·a·aᵀ of one layer on the GPU (shaders/accumulate_gram.wgsl), f32. */
+import { readBuffer, writeBytes } from './buffers';
+import type { GpuContext, GpuTensor } from './context';
+import { bindingBytes } from './elements';
+
+const TILE = 16;
+
+export class GpuGram {
+  private readonly gram: GPUBuffer;
+  private readonly params: GPUBuffer;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly channels: number,
+    /** A saved full matrix (channels x channels) to continue from. */
+    initial?: ArrayLike<number>,
+  ) {
+    if (!Number.isInteger(channels) || channels < 1) throw new RangeError(`channels must be a positive integer, got ${channels}`);
+    const bytes = channels * channels * 4;
+    const limit = ctx.device.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) {
+      throw new RangeError(`a ${channels} x ${channels} Gram matrix needs ${bytes} bytes, more than this GPU binds at once (${limit})`);
+    }
+    const { STORAGE, COPY_SRC, COPY_DST, UNIFORM } = GPUBufferUsage;
+    this.gram = ctx.buffers.create('gram', bytes, STORAGE | COPY_SRC | COPY_DST);
+    this.params = ctx.buffers.create('gram params', 8, UNIFORM | COPY_DST);
+    if (initial) {
+      if (initial.length !== channels * channels) throw new RangeError(`a saved Gram matrix has ${initial.length} entries, not ${channels}²`);
+      writeBytes(ctx.device, this.gram, 0, Float32Array.from(initial));
+    }
+  }
+
+  /**
+   * Encodes adding activations [tokens, channels] weighted by `weights` (tokens float32 values on the GPU).
+   * The token count is written to the queue now: submit before encoding into this accumulator again.
+   */
+  encode(encoder: GPUCommandEncoder, activations: GpuTensor, weights: GPUBuffer, tokens: number): void {
+    const { device, pipelines } = this.ctx;
+    const elements = tokens * this.channels;
+    if (activations.elements < elements) {
+      throw new RangeError(`${activations.elements} activations cannot hold ${tokens} tokens x ${this.channels} channels`);
+    }
+    if (tokens === 0) return;
+    device.queue.writeBuffer(this.params, 0, Uint32Array.of(tokens, this.channels));
+    const pipeline = pipelines.get('accumulate_gram', [['act', 0]], activations.type);
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: activations.buffer, size: bindingBytes(elements, activations.type) } },
+        { binding: 1, resource: { buffer: weights, size: tokens * 4 } },
+        { binding: 2, resource: { buffer: this.gram } },
+        { binding: 3, resource: { buffer: this.params } },
+      ],
+    });
+    const tiles = Math.ceil(this.channels / TILE);
+    const pass = encoder.beginComputePass({ label: 'accumulate_gram' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(tiles, tiles);
+    pass.end();
+  }
+
+  /** The full symmetric matrix (the kernel fills the upper triangle; it is mirrored here). */
+  async read(): Promise<Float32Array> {
+    const gram = new Float32Array(await readBuffer(this.ctx.device, this.gram, this.gram.size));
+    const c = this.channels;
+    for (let i = 1; i < c; i++) for (let j = 0; j < i; j++) gram[i * c + j] = gram[j * c + i];
+    return gram;
+  }
+
+  destroy(): void {
+    this.ctx.buffers.destroy(this.gram);
+    this.ctx.buffers.destroy(this.params);
+  }
+}

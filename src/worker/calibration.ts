@@ -1,0 +1,104 @@
+/**
+ * Calibration inside the runtime worker, on the loaded model and the worker's backend.
+ *
+ * It runs in this worker rather than a second one because a GPUDevice belongs to one worker: ORT's
+ * gpu-buffer outputs can only be read by kernels on the device that made them, and the model bundle is
+ * already here. The instrumented graph gets a session of its own on the same device as generation
+ * (created on first use, kept until another model loads), so activations never leave the GPU; where the
+ * model runs on WASM, the CPU accumulator sums them instead.
+ */
+import type * as Ort from 'onnxruntime-web/webgpu';
+import { runCalibration, type CalibrationProgress, type CalibrationResult } from '../calibration/engine';
+import type { AccumulatorFactory } from '../calibration/engine-accumulator';
+import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
+import { createGpuAccumulator } from '../calibration/engine-accumulator-gpu';
+import { instrumentGraphBytes } from '../calibration/engine-model';
+import { createGpuContext, type GpuContext } from '../gpu/context';
+import { bundledShaders } from '../gpu/shaders-bundled';
+import type { ModelBundle } from '../model/bundle';
+import type { InstrumentedOutput } from '../onnx/instrument';
+import type { Backend } from './backend';
+import type { CalibrateParams } from './protocol';
+import { createSession } from './session';
+
+interface InstrumentedSession {
+  session: Ort.InferenceSession;
+  outputs: InstrumentedOutput[];
+  backend: Backend;
+}
+
+export interface CalibrationOutcome {
+  result: CalibrationResult;
+  accumulator: 'gpu' | 'cpu';
+  elapsedMs: number;
+}
+
+export class WorkerCalibration {
+  private instrumented: Promise<InstrumentedSession> | undefined;
+  private gpu: GpuContext | undefined;
+  private controller: AbortController | undefined;
+
+  constructor(private readonly ort: typeof Ort) {}
+
+  get running(): boolean {
+    return this.controller !== undefined;
+  }
+
+  /** Releases the previous model's instrumented session (call when another model loads). */
+  async reset(): Promise<void> {
+    const previous = this.instrumented;
+    this.instrumented = undefined;
+    await (await previous?.catch(() => undefined))?.session.release();
+  }
+
+  cancel(): void {
+    this.controller?.abort();
+  }
+
+  async run(
+    bundle: ModelBundle,
+    backend: Promise<Backend>,
+    params: CalibrateParams,
+    onProgress: (progress: CalibrationProgress) => void,
+  ): Promise<CalibrationOutcome> {
+    if (this.controller) throw new Error('A calibration is already running.');
+    this.controller = new AbortController();
+    try {
+      const started = performance.now();
+      this.instrumented ??= backend.then((chosen) => this.instrument(bundle, chosen));
+      const instrumented = await this.instrumented.catch((error: unknown) => {
+        this.instrumented = undefined;
+        throw error;
+      });
+      const used = instrumented.backend;
+      let accumulate: AccumulatorFactory = createCpuAccumulator;
+      if (used.kind === 'webgpu') {
+        if (this.gpu?.device !== used.device) this.gpu = createGpuContext(used.device, bundledShaders);
+        accumulate = createGpuAccumulator(this.gpu);
+      }
+      const result = await runCalibration(
+        { ort: this.ort, session: instrumented.session, config: bundle.config, outputs: instrumented.outputs },
+        params.samples,
+        accumulate,
+        {
+          batchSize: params.batchSize,
+          maxBatchTokens: params.maxBatchTokens,
+          gram: params.gramBudgetBytes ? { budgetBytes: params.gramBudgetBytes } : undefined,
+          resume: params.resume,
+          signal: this.controller.signal,
+          onProgress,
+        },
+      );
+      return { result, accumulator: used.kind === 'webgpu' ? 'gpu' : 'cpu', elapsedMs: performance.now() - started };
+    } finally {
+      this.controller = undefined;
+    }
+  }
+
+  private async instrument(bundle: ModelBundle, backend: Backend): Promise<InstrumentedSession> {
+    const { bytes, outputs } = instrumentGraphBytes(bundle.modelBytes);
+    // Same backend and options as generation: on WebGPU every output stays a GPU buffer.
+    const { session, backend: used } = await createSession(this.ort, { ...bundle, modelBytes: bytes }, backend);
+    return { session, outputs, backend: used };
+  }
+}
