@@ -187,7 +187,7 @@ async function pipeFile(res: ServerResponse, file: string, start: number, end: n
       res.destroy();
       return;
     }
-    if (!res.write(piece)) await new Promise((ok) => (res.once('drain', ok), res.once('close', ok)));
+    if (!res.write(piece)) await drainedOrClosed(res);
     sent += piece.length;
     if (rule?.bytesPerSecond) await new Promise((ok) => setTimeout(ok, (piece.length / rule.bytesPerSecond!) * 1000));
     if (res.destroyed) {
@@ -196,4 +196,17 @@ async function pipeFile(res: ServerResponse, file: string, start: number, end: n
     }
   }
   res.end();
+}
+
+/** Waits for the socket to take more data, or for the client to go away (a cancelled download). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((ok) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      ok();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
