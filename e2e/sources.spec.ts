@@ -243,7 +243,7 @@ test('broken sources get a clear message, no crash and no broken cache entry', a
   await page.getByTestId('load-model').click();
   await loaded(page, 'Built-in: TinyStories 260K');
   expect((await generate(page)).startsWith(STORY_START)).toBe(true);
-  await expect(page.getByTestId('error')).toHaveCount(0);
+  await expect(page.getByTestId('error-model')).toHaveCount(0);
 });
 
 test('opens a local folder (folder input, and the folder picker) and a GGUF file', async ({ page }) => {

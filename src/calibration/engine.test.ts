@@ -14,7 +14,7 @@ import type { AccumulatorFactory } from './engine-accumulator';
 import { createCpuAccumulator } from './engine-accumulator-cpu';
 import { createGpuAccumulator } from './engine-accumulator-gpu';
 import type { CalibrationSample } from './engine-batches';
-import { parseCheckpoint, serializeCheckpoint } from './engine-checkpoint';
+import { parseCheckpoint, serializeCheckpoint, type CalibrationCheckpoint } from './engine-checkpoint';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from './engine-node';
 import { calibrationTestSamples } from './engine-test-texts';
 import { calibrationStatsError, emptyCalibrationStats, statsToJson, type CalibrationStats } from './stats';
@@ -151,6 +151,17 @@ describe('calibration engine', () => {
     expect(checkpoint.stats.layers[0]!.weight).toBeGreaterThan(0);
     expect(statsToJson(stats)).toEqual(statsToJson(uninterrupted));
     expect(ctx.buffers.live).toBe(0);
+  });
+
+  it('saves a checkpoint every few batches that a fresh run resumes to the uninterrupted statistics (a lost page)', async () => {
+    const uninterrupted = await calibrate(createCpuAccumulator);
+    const saved: CalibrationCheckpoint[] = [];
+    await calibrate(createCpuAccumulator, { checkpoints: { every: 1, save: (c) => saved.push(parseCheckpoint(serializeCheckpoint(c))) } });
+    // One per batch of 3 except after the last: the run itself finished, nothing is left to resume.
+    expect(saved.map((c) => c.nextSample)).toEqual([3, 6].filter((n) => n < samples.length));
+    expect(saved[0]!.stats.samples).toBe(3);
+    const resumed = await calibrate(createCpuAccumulator, { resume: saved.at(-1)! });
+    expect(statsToJson(resumed)).toEqual(statsToJson(uninterrupted));
   });
 
   it('resumes a run cancelled in a later Gram pass', async () => {

@@ -55,6 +55,11 @@ export interface CalibrationOptions {
   onProgress?: (progress: CalibrationProgress) => void;
   /** Continue the run this checkpoint came from (same samples; its Gram plan is kept). */
   resume?: CalibrationCheckpoint;
+  /**
+   * Called with a checkpoint every `every` batches (not after the last one), so a run the page loses
+   * (a reload, a crash) can resume from its last saved checkpoint, not only from a cancel.
+   */
+  checkpoints?: { every: number; save: (checkpoint: CalibrationCheckpoint) => void };
 }
 
 export type CalibrationResult =
@@ -86,6 +91,7 @@ class CalibrationRun {
   private readonly allTokens: number;
   private readonly started = performance.now();
   private tokensThisCall = 0;
+  private batchesThisCall = 0;
   /** Unknown until the first outputs give the channel counts (or a checkpoint brings them). */
   private stats: CalibrationStats | undefined;
   private gramPasses: number[][] | undefined;
@@ -125,6 +131,7 @@ class CalibrationRun {
           if (this.options.signal?.aborted) return { status: 'cancelled', checkpoint: await this.checkpoint(accumulator) };
           accumulator = await this.runBatch(wanted, accumulator);
           this.reportProgress();
+          await this.saveCheckpoint(accumulator);
           await yieldToEventLoop();
         }
         if (accumulator) this.stats = { ...this.stats!, layers: await accumulator.read() };
@@ -174,6 +181,13 @@ class CalibrationRun {
   private planGram(channels: number[]) {
     const { gram } = this.options;
     return gram ? planGramPasses(channels, gram.budgetBytes, gram.bytesPerValue) : undefined;
+  }
+
+  private async saveCheckpoint(accumulator: StatsAccumulator): Promise<void> {
+    const { checkpoints } = this.options;
+    this.batchesThisCall++;
+    if (!checkpoints || this.batchesThisCall % checkpoints.every !== 0 || (this.next >= this.samples.length && this.pass === this.passes - 1)) return;
+    checkpoints.save(await this.checkpoint(accumulator));
   }
 
   private async checkpoint(accumulator: StatsAccumulator | undefined): Promise<CalibrationCheckpoint> {

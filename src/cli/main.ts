@@ -7,6 +7,9 @@ import { generateCommand } from './generate';
 import { exportCommand } from './export';
 import { makeFixturesCommand } from './make-fixtures';
 import { statsCommand } from './stats';
+import { pruneCommand } from './prune';
+import { evalCommand } from './eval';
+import { batchCommand } from './batch';
 import { CliUsageError } from './args';
 
 const commands: Record<string, { usage: string; run: (args: string[]) => Promise<void> }> = {
@@ -15,6 +18,9 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   export: exportCommand,
   'make-fixtures': makeFixturesCommand,
   stats: statsCommand,
+  prune: pruneCommand,
+  eval: evalCommand,
+  batch: batchCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

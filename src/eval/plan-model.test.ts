@@ -47,8 +47,9 @@ function expectClose(actual: Float64Array[], expected: Float64Array[], tolerance
 }
 
 describe('plans evaluated in memory (applied to the dense weights)', () => {
-  it('equal the exported pruned model within 1e-4 (refit down_proj, FLAP bias, plain masking, per-layer widths)', async () => {
-    const stats = await runtime.calibrate(calibrationTestSamples(runtime.tokenizer), { gram: true });
+  it('equal the exported pruned model within 1e-4 (refit down_proj, FLAP bias, plain masking, per-layer widths), in NLL and in calibration statistics', async () => {
+    const samples = calibrationTestSamples(runtime.tokenizer);
+    const stats = await runtime.calibrate(samples, { gram: true });
     const weights = await runtime.ffnWeights({ gateUp: false });
     const shape = modelShapeFromConfig(runtime.config);
     const sequences = TEXTS.map((t) => evaluationIds(runtime.tokenizer, t));
@@ -75,6 +76,18 @@ describe('plans evaluated in memory (applied to the dense weights)', () => {
       opened.push(pruned);
       expect((await pruned.ffnWeights({ gateUp: false })).map((w) => w.down.length / shape.hiddenSize)).toEqual(plan.keep.map((k) => k.length));
       expectClose(await pruned.evaluateNll(sequences), inMemory, 1e-4);
+
+      // Calibrating with the plan applied (sequential reconstruction) gives the exported model's statistics on the kept channels.
+      const planned = await runtime.calibrate(samples, { gram: true, plan });
+      const exported = await pruned.calibrate(samples, { gram: true });
+      plan.keep.forEach((keep, l) => {
+        const [p, e] = [planned.layers[l]!, exported.layers[l]!];
+        expect(e.weight).toBe(p.weight);
+        keep.forEach((c, r) => {
+          expect(Math.abs(e.sumSq[r]! - p.sumSq[c]!)).toBeLessThanOrEqual(1e-4 * p.sumSq[c]! + 1e-9);
+          keep.forEach((c2, r2) => expect(Math.abs(e.gram![r * keep.length + r2]! - p.gram![c * 172 + c2]!)).toBeLessThanOrEqual(1e-4 * Math.sqrt(p.sumSq[c]! * p.sumSq[c2]!) + 1e-9));
+        });
+      });
 
       if (method === 'wanda-sp') {
         // Masking alone is the reference forward pass's channel mask.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_MODEL_URL } from './runtime';
+import { BUILTIN_MODEL_URL } from '../model/builtin';
 import { BUILTIN_LABEL, specFor, specKey } from './sources';
 
 const inputs = { kind: 'hub' as const, hubRepo: '', hubRevision: 'main', hubUrl: 'http://127.0.0.1:9', url: '', folder: null, ggufFile: null };

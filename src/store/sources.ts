@@ -1,7 +1,7 @@
 /**
  * Where the model comes from: the chosen source, its variants, the download, the memory verdict, the
  * model card and the cache. The work happens in the sources worker (src/model/sources/); this store
- * only sequences it and hands the fetched files to the runtime store, which loads them into onnxruntime.
+ * only sequences it and hands the fetched files to the model's consumer (the studio, see connectSources).
  */
 import { create } from 'zustand';
 import { persist } from 'zustand/middleware';
@@ -14,7 +14,9 @@ import type { LocalFolder } from '../model/sources/local-folder';
 import type { ProgressSnapshot } from '../model/sources/progress';
 import type { CacheReport, SourceSpec, StorePreference } from '../model/sources/protocol';
 import { fittingAlternatives, limitsFor, listingVerdict, pickVariant } from '../model/sources/variant-choice';
-import { BUILTIN_MODEL_URL, useRuntime } from './runtime';
+import { BUILTIN_MODEL_URL } from '../model/builtin';
+import type { BundleFiles } from '../model/sources/bundle-files';
+import type { BackendInfo } from '../worker/protocol';
 
 export type SourceKind = 'builtin' | 'hub' | 'url' | 'folder' | 'gguf';
 
@@ -101,6 +103,19 @@ export function specKey(spec: SourceSpec): string {
   }
 }
 
+/** Who runs the opened model: its backend decides the memory limits, and it receives the files. */
+export interface ModelConsumer {
+  backend(): BackendInfo | null;
+  open(files: BundleFiles, label: string): void;
+}
+
+let consumer: ModelConsumer | undefined;
+/** Connects the page's runtime (the studio store) once; before that, loads have nowhere to go. */
+export function connectSources(next: ModelConsumer): void {
+  consumer = next;
+}
+const backendInfo = () => consumer?.backend() ?? null;
+
 const params = () => new URLSearchParams(globalThis.location?.search ?? '');
 /** `?hub=<url>` points hub ids at a mirror (the tests' local hub); `?cache=cache-api|memory` forces a cache. */
 const hubFromUrl = () => params().get('hub') ?? undefined;
@@ -153,7 +168,7 @@ export const useSources = create<SourcesState>()(
             inspection: found,
             // A source with problems was not cached either: look again next time (it may have been fixed).
             inspectedKey: found.problems.length ? null : key,
-            variantId: keep ? variantId : (pickVariant(found, limitsFor(useRuntime.getState().backend), batchTokens) ?? null),
+            variantId: keep ? variantId : (pickVariant(found, limitsFor(backendInfo()), batchTokens) ?? null),
           });
           return found;
         });
@@ -214,7 +229,7 @@ export const useSources = create<SourcesState>()(
           const { variantId, batchTokens } = get();
           if (!variantId) return fail(`${inspection.label} has no ONNX model to load.`);
           const spec = specFor(get()) as SourceSpec;
-          const limits = limitsFor(useRuntime.getState().backend);
+          const limits = limitsFor(backendInfo());
           const before = listingVerdict(inspection, variantId, limits, batchTokens);
           const alternatives = () => fittingAlternatives(inspection, variantId, limits, batchTokens);
           if (before && !before.fits) return fail(before.summary + alternatives(), before);
@@ -227,7 +242,8 @@ export const useSources = create<SourcesState>()(
             const opened = await request.result;
             if (!current()) return;
             set({ phase: 'handed-over', card: opened.card, verdict: opened.verdict ?? null });
-            useRuntime.getState().loadFiles(opened.files, inspection.label);
+            if (!consumer) throw new Error('internal: no runtime is connected to the model sources');
+            consumer.open(opened.files, inspection.label);
             if (spec.kind === 'hub' || (spec.kind === 'url' && spec.cache)) {
               const variants = inspection.variants.map((v) => (v.id === variantId ? { ...v, available: true } : v));
               set({ inspection: { ...inspection, variants } });

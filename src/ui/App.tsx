@@ -1,7 +1,5 @@
 import { BackendBadge } from './BackendBadge';
-import { ErrorBanner } from './ErrorBanner';
-import { GeneratePanel } from './GeneratePanel';
-import { ModelPanel } from './ModelPanel';
+import { Studio } from './studio/Studio';
 
 export function App() {
   return (
@@ -10,11 +8,7 @@ export function App() {
         <h1>Persona Pruning Studio</h1>
         <BackendBadge />
       </header>
-      <ErrorBanner />
-      <main className="app-main">
-        <ModelPanel />
-        <GeneratePanel />
-      </main>
+      <Studio />
     </div>
   );
 }

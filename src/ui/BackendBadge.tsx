@@ -1,8 +1,8 @@
-import { useRuntime } from '../store/runtime';
+import { useStudio } from '../store/studio-app';
 import type { BackendInfo } from '../worker/protocol';
 
 export function BackendBadge() {
-  const backend = useRuntime((state) => state.backend);
+  const backend = useStudio((state) => state.backend);
   return (
     <div className={`backend backend-${backend?.kind ?? 'pending'}`} data-testid="backend">
       {backend ? describeBackend(backend) : 'Checking for a GPU…'}

@@ -1,6 +1,6 @@
 import { formatBytes, type MemoryVerdict } from '../model/memory-estimate';
 import { limitsFor, listingVerdict } from '../model/sources/variant-choice';
-import { useRuntime } from '../store/runtime';
+import { useStudio } from '../store/studio-app';
 import { useSources } from '../store/sources';
 
 /** Will the chosen variant fit, for the chosen calibration batch? Exact once the graph header was read. */
@@ -10,7 +10,7 @@ export function MemoryVerdictView() {
   const batchTokens = useSources((s) => s.batchTokens);
   const setBatchTokens = useSources((s) => s.setBatchTokens);
   const exact = useSources((s) => s.verdict);
-  const backend = useRuntime((s) => s.backend);
+  const backend = useStudio((s) => s.backend);
   const estimate = inspection && variantId ? listingVerdict(inspection, variantId, limitsFor(backend), batchTokens) : undefined;
   const verdict: MemoryVerdict | undefined = exact ?? estimate;
   if (!inspection || !variantId) return null;

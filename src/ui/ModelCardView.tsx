@@ -1,13 +1,13 @@
 import type { ReactNode } from 'react';
 import { formatBytes } from '../model/memory-estimate';
 import type { Fact, ModelCard } from '../model/model-card';
-import { useRuntime } from '../store/runtime';
+import { useStudio } from '../store/studio-app';
 import { useSources } from '../store/sources';
 
 /** Architecture facts of the loaded model: what the pruning plan will work with. */
 export function ModelCardView() {
   const card = useSources((s) => s.card);
-  const loaded = useRuntime((s) => s.modelStatus.state === 'loaded');
+  const loaded = useStudio((s) => s.model.status === 'ready');
   if (!card || !loaded) return null;
   return (
     <section className="model-card" data-testid="model-card">

@@ -8,7 +8,7 @@
  * model runs on WASM, the CPU accumulator sums them instead.
  */
 import type * as Ort from 'onnxruntime-web/webgpu';
-import { runCalibration, type CalibrationProgress, type CalibrationResult } from '../calibration/engine';
+import { runCalibration, type CalibrationOptions, type CalibrationProgress, type CalibrationResult } from '../calibration/engine';
 import type { AccumulatorFactory } from '../calibration/engine-accumulator';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { createGpuAccumulator } from '../calibration/engine-accumulator-gpu';
@@ -60,6 +60,7 @@ export class WorkerCalibration {
     backend: Promise<Backend>,
     params: CalibrateParams,
     onProgress: (progress: CalibrationProgress) => void,
+    checkpoints?: CalibrationOptions['checkpoints'],
   ): Promise<CalibrationOutcome> {
     if (this.controller) throw new Error('A calibration is already running.');
     this.controller = new AbortController();
@@ -87,6 +88,7 @@ export class WorkerCalibration {
           resume: params.resume,
           signal: this.controller.signal,
           onProgress,
+          checkpoints,
         },
       );
       return { result, accumulator: used.kind === 'webgpu' ? 'gpu' : 'cpu', elapsedMs: performance.now() - started };

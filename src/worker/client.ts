@@ -1,13 +1,8 @@
-import type { BundleFiles } from '../model/sources/bundle-files';
-import type { BackendPreference, CalibrateParams, GenerateParams, WorkerEvent, WorkerRequest } from './protocol';
+import type { BackendPreference, CalibrateParams, WorkerEvent, WorkerRequest } from './protocol';
 
 export interface RuntimeClient {
   /** Returns the request id that this request's events carry. */
   load(baseUrl: string): number;
-  /** Loads files the sources worker fetched; `label` names the model in ModelInfo.baseUrl. */
-  loadFiles(files: BundleFiles, label: string): number;
-  generate(params: GenerateParams): number;
-  stop(): void;
   /** Calibrates the loaded model; answers with calibration-progress, then calibration-done or -cancelled. */
   calibrate(params: CalibrateParams): number;
   cancelCalibration(): void;
@@ -36,17 +31,6 @@ export function createRuntimeClient(backend: BackendPreference): RuntimeClient {
       send({ type: 'load', requestId, baseUrl });
       return requestId;
     },
-    loadFiles(files, label) {
-      const requestId = nextId++;
-      send({ type: 'load-files', requestId, label, files });
-      return requestId;
-    },
-    generate(params) {
-      const requestId = nextId++;
-      send({ type: 'generate', requestId, params });
-      return requestId;
-    },
-    stop: () => send({ type: 'stop' }),
     calibrate(params) {
       const requestId = nextId++;
       send({ type: 'calibrate', requestId, params });

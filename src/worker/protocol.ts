@@ -1,9 +1,8 @@
-/** Messages between the UI thread and the runtime worker (structured-clone safe). */
+/** Messages between the kernel-tests page and the runtime worker, and the backend facts the studio shares (structured-clone safe). */
 import type { CalibrationProgress } from '../calibration/engine';
 import type { CalibrationSample } from '../calibration/engine-batches';
 import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import type { CalibrationStats } from '../calibration/stats';
-import type { BundleFiles } from '../model/sources/bundle-files';
 
 /** `auto` uses WebGPU when the browser offers an adapter; `wasm` forces the CPU backend. */
 export type BackendPreference = 'auto' | 'wasm';
@@ -31,15 +30,6 @@ export interface ModelInfo {
   loadMs: number;
 }
 
-export interface GenerateParams {
-  prompt: string;
-  maxNewTokens: number;
-  temperature: number;
-  topK?: number;
-  topP?: number;
-  seed: number;
-}
-
 /** A calibration run over the loaded model (see src/calibration/engine.ts). */
 export interface CalibrateParams {
   samples: CalibrationSample[];
@@ -51,10 +41,8 @@ export interface CalibrateParams {
   resume?: CalibrationCheckpoint;
 }
 
-export type StopReason = 'eos' | 'max-tokens' | 'aborted';
-
 /** `model-missing` is a 404 for one file of the model folder; `file` then names it. */
-export type ErrorCode = 'model-missing' | 'no-model' | 'busy' | 'load-failed' | 'generate-failed' | 'backend-failed' | 'calibrate-failed';
+export type ErrorCode = 'model-missing' | 'no-model' | 'busy' | 'load-failed' | 'backend-failed' | 'calibrate-failed';
 
 export interface RuntimeError {
   code: ErrorCode;
@@ -65,10 +53,6 @@ export interface RuntimeError {
 export type WorkerRequest =
   | { type: 'init'; backend: BackendPreference }
   | { type: 'load'; requestId: number; baseUrl: string }
-  /** A model the sources worker fetched (any source: hub, URL, folder, GGUF); `label` names it in ModelInfo.baseUrl. */
-  | { type: 'load-files'; requestId: number; label: string; files: BundleFiles }
-  | { type: 'generate'; requestId: number; params: GenerateParams }
-  | { type: 'stop' }
   | { type: 'calibrate'; requestId: number; params: CalibrateParams }
   /** Stops the running calibration after its current batch; it answers with `calibration-cancelled`. */
   | { type: 'cancel-calibration' };
@@ -77,10 +61,6 @@ export type WorkerEvent =
   | { type: 'backend'; backend: BackendInfo }
   | { type: 'load-progress'; requestId: number; file: string; loaded: number; total: number | undefined }
   | { type: 'loaded'; requestId: number; model: ModelInfo }
-  /** `text` is what this token appends to the output (may be empty inside a multi-byte character). */
-  | { type: 'token'; requestId: number; id: number; text: string }
-  /** `text` is the held-back remainder of the output, if any. */
-  | { type: 'done'; requestId: number; stopReason: StopReason; tokens: number; text: string; elapsedMs: number }
   | { type: 'error'; requestId?: number; error: RuntimeError }
   | { type: 'calibration-progress'; requestId: number; progress: CalibrationProgress }
   /** `accumulator`: where the statistics were summed (WGSL kernels on the GPU, or the CPU beside WASM). */

@@ -1,15 +1,12 @@
 /// <reference lib="webworker" />
-// ORT runs here, in our own worker, rather than in ORT's proxy worker: later work needs gpu-buffer outputs,
-// which the proxy refuses. So `ort.env.wasm.proxy` stays off.
+// The kernel-tests page's runtime (src/gpu/test-page/calibration.ts): loads a model folder by URL and
+// calibrates it, as the studio's worker does. ORT runs in our own worker, not ORT's proxy worker, because
+// calibration needs gpu-buffer outputs, which the proxy refuses.
 import * as ort from 'onnxruntime-web/webgpu';
 import { fetchModelBundle, ModelFileMissingError, type ModelBundle } from '../model/bundle';
-import { eosTokenIds, type GenerationConfig, type ModelConfig } from '../model/config';
-import { generate } from '../model/generate';
-import { readBundleFiles } from '../model/sources/bundle-files';
-import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { chooseBackend, wasmThreads, type Backend } from './backend';
 import { WorkerCalibration } from './calibration';
-import type { CalibrateParams, ErrorCode, GenerateParams, RuntimeError, WorkerEvent, WorkerRequest } from './protocol';
+import type { CalibrateParams, ErrorCode, RuntimeError, WorkerEvent, WorkerRequest } from './protocol';
 import { createSession } from './session';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -17,15 +14,12 @@ declare const self: DedicatedWorkerGlobalScope;
 interface LoadedModel {
   /** Kept for calibration, which instruments the graph (its external data is shared, not copied). */
   bundle: ModelBundle;
+  /** On the chosen backend: creating it tells whether this model runs there (an fp16 graph may need WASM). */
   session: ort.InferenceSession;
-  config: ModelConfig;
-  generationConfig: GenerationConfig | null;
-  tokenizer: TextTokenizer;
 }
 
 let backend: Promise<Backend> | undefined;
 let model: LoadedModel | undefined;
-let generation: AbortController | undefined;
 const calibration = new WorkerCalibration(ort);
 
 const post = (event: WorkerEvent) => self.postMessage(event);
@@ -47,15 +41,6 @@ self.onmessage = ({ data }: MessageEvent<WorkerRequest>) => {
       load(requestId, baseUrl, fetchBundle).catch((error) => postError(requestId, 'load-failed', error));
       break;
     }
-    case 'load-files':
-      load(data.requestId, data.label, () => readBundleFiles(data.files)).catch((error) => postError(data.requestId, 'load-failed', error));
-      break;
-    case 'generate':
-      run(data.requestId, data.params).catch((error) => postError(data.requestId, 'generate-failed', error));
-      break;
-    case 'stop':
-      generation?.abort();
-      break;
     case 'calibrate':
       calibrate(data.requestId, data.params).catch((error) => postError(data.requestId, 'calibrate-failed', error));
       break;
@@ -68,17 +53,15 @@ self.onmessage = ({ data }: MessageEvent<WorkerRequest>) => {
 /** `label` is what ModelInfo.baseUrl reports: the folder's URL, or the name of the source the files came from. */
 async function load(requestId: number, label: string, readBundle: () => Promise<ModelBundle>) {
   if (!backend) throw new Error('The runtime was not initialised.');
-  if (generation) return postError(requestId, 'busy', new Error('Stop the running generation first.'));
   if (calibration.running) return postError(requestId, 'busy', new Error('Cancel the running calibration first.'));
   const started = performance.now();
   const bundle = await readBundle();
-  const tokenizer = loadTokenizer(bundle.tokenizerJson, bundle.tokenizerConfig);
   const created = await createSession(ort, bundle, await backend);
   // This model may have fallen back to WASM (or the previous one had): show what this session runs on.
   post({ type: 'backend', backend: created.backend.info });
   await model?.session.release();
   await calibration.reset();
-  model = { bundle, session: created.session, config: bundle.config, generationConfig: bundle.generationConfig, tokenizer };
+  model = { bundle, session: created.session };
   post({
     type: 'loaded',
     requestId,
@@ -94,39 +77,10 @@ async function load(requestId: number, label: string, readBundle: () => Promise<
   });
 }
 
-async function run(requestId: number, params: GenerateParams) {
-  if (!model) return postError(requestId, 'no-model', new Error('Load a model first.'));
-  if (generation) return postError(requestId, 'busy', new Error('A generation is already running.'));
-  if (calibration.running) return postError(requestId, 'busy', new Error('A calibration is running.'));
-  const { session, config, generationConfig, tokenizer } = model;
-  generation = new AbortController();
-  try {
-    const started = performance.now();
-    const promptIds = tokenizer.encode(params.prompt, { addBos: tokenizer.addsBos });
-    const decoder = tokenizer.createStreamDecoder(promptIds);
-    const result = await generate(ort, session, config, promptIds, {
-      ...params,
-      stopTokenIds: eosTokenIds(config, generationConfig),
-      signal: generation.signal,
-      onToken: (id) => post({ type: 'token', requestId, id, text: decoder.push(id) }),
-    });
-    post({
-      type: 'done',
-      requestId,
-      stopReason: result.stopReason,
-      tokens: result.tokens.length,
-      text: decoder.flush(),
-      elapsedMs: performance.now() - started,
-    });
-  } finally {
-    generation = undefined;
-  }
-}
-
 async function calibrate(requestId: number, params: CalibrateParams) {
   if (!backend) throw new Error('The runtime was not initialised.');
   if (!model) return postError(requestId, 'no-model', new Error('Load a model first.'));
-  if (generation || calibration.running) return postError(requestId, 'busy', new Error('Wait for the running job to finish.'));
+  if (calibration.running) return postError(requestId, 'busy', new Error('Wait for the running job to finish.'));
   const { result, accumulator, elapsedMs } = await calibration.run(model.bundle, backend, params, (progress) =>
     post({ type: 'calibration-progress', requestId, progress }),
   );

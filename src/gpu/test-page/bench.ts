@@ -22,7 +22,7 @@ import { GpuChannelStats } from '../channel-stats';
 import { createGpuContext, type GpuContext } from '../context';
 import { accumulateChannelStats, emptyChannelStats } from '../reference/channel-stats';
 import { bundledShaders } from '../shaders-bundled';
-import { BUILTIN_MODEL_URL } from '../../store/runtime';
+import { BUILTIN_MODEL_URL } from '../../model/builtin';
 
 export interface Timing {
   /** Median milliseconds per repetition. */

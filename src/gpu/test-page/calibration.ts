@@ -2,7 +2,7 @@
 import { calibrationTestSamples } from '../../calibration/engine-test-texts';
 import { statsToJson, type CalibrationStatsJson } from '../../calibration/stats';
 import { loadTokenizer } from '../../model/tokenizer';
-import { BUILTIN_MODEL_URL } from '../../store/runtime';
+import { BUILTIN_MODEL_URL } from '../../model/builtin';
 import { createRuntimeClient, type RuntimeClient } from '../../worker/client';
 import type { BackendInfo, BackendPreference, CalibrateParams, WorkerEvent } from '../../worker/protocol';
 

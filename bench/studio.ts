@@ -1,0 +1,64 @@
+/**
+ * Studio row: time from pressing "Analyse my character" to the first plan on the built-in model, default
+ * settings, in headless Chromium (WebGPU on SwiftShader here, and with ?backend=wasm), with its parts
+ * as the studio worker timed them (filtering, synthesis, calibration, scoring). Target: <= 30 s.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Page } from '@playwright/test';
+import { build, preview } from 'vite';
+import playwrightConfig from '../playwright.config';
+import type { Row } from './row';
+
+const PORT = 4189;
+
+async function firstPlan(page: Page, url: string): Promise<{ seconds: number; parts: Record<string, number>; backend: string }> {
+  await page.goto(url);
+  await page.evaluate(() => new Promise((resolve) => { const r = indexedDB.deleteDatabase('pps-studio'); r.onsuccess = r.onerror = r.onblocked = resolve; }));
+  await page.reload();
+  await page.getByTestId('model-status').filter({ hasText: 'loaded' }).waitFor({ timeout: 120_000 });
+  await page.getByTestId('to-character').click();
+  await page.getByTestId('to-settings').click();
+  const started = Date.now();
+  await page.getByTestId('run-calibration').click();
+  await page.getByTestId('layer-chart').waitFor({ timeout: 300_000 });
+  const seconds = (Date.now() - started) / 1000;
+  await page.getByTestId('nav-calibrate').click();
+  const parts = JSON.parse((await page.getByTestId('calibration-done').getAttribute('data-timings'))!) as Record<string, number>;
+  return { seconds, parts, backend: (await page.getByTestId('backend').textContent()) ?? '' };
+}
+
+export async function rows(): Promise<Row[]> {
+  const outDir = await mkdtemp(join(tmpdir(), 'pps-bench-studio-'));
+  try {
+    await build({ logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+    const server = await preview({ logLevel: 'warn', build: { outDir }, preview: { port: PORT, strictPort: false } });
+    try {
+      const browser = await chromium.launch(playwrightConfig.use?.launchOptions);
+      try {
+        const base = server.resolvedUrls?.local[0] ?? `http://127.0.0.1:${PORT}/`;
+        const out: Row[] = [];
+        for (const query of ['', '?backend=wasm']) {
+          const page = await browser.newPage();
+          const { seconds, parts, backend } = await firstPlan(page, base + query);
+          await page.close();
+          const list = Object.entries(parts).filter(([k]) => k !== 'total').map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`).join(', ');
+          out.push({
+            group: 'studio',
+            measurement: `press run -> first plan, default settings${query ? ' (WASM)' : ''} (target <= 30 s)`,
+            value: `${seconds.toFixed(1)} s`,
+            notes: `${backend}; built-in stories260K, persona method (reconstruct, generic mix), 12 questions x 32-token answers; parts: ${list}`,
+          });
+        }
+        return out;
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}

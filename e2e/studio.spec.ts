@@ -1,0 +1,192 @@
+import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { unzipSync } from 'fflate';
+import * as ort from 'onnxruntime-node';
+import { referenceLogits } from '../src/import/llama-reference';
+import { loadBuiltin } from '../src/import/test-fixtures';
+import { decodeModel } from '../src/onnx/model-io';
+import { countParameters } from '../src/onnx/prune-export';
+
+async function shot(page: Page, info: TestInfo, name: string) {
+  await page.screenshot({ path: info.outputPath(`${name}.png`), fullPage: true });
+}
+
+async function flow(page: Page, info: TestInfo, backend: 'auto' | 'wasm') {
+  const offsite: string[] = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).hostname !== '127.0.0.1' && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) offsite.push(r.url());
+  });
+  const query = backend === 'wasm' ? '/?backend=wasm' : '/';
+  await page.goto(query);
+  await page.evaluate(() => new Promise((resolve) => { const r = indexedDB.deleteDatabase('pps-studio'); r.onsuccess = r.onerror = r.onblocked = resolve; }));
+  await page.reload();
+
+  await expect(page.getByTestId('model-status')).toContainText('loaded', { timeout: 60_000 });
+  await expect(page.getByTestId('backend')).toContainText(backend === 'wasm' ? 'WASM' : 'WebGPU');
+  await shot(page, info, `${backend}-1-model`);
+  await page.getByTestId('to-character').click();
+  await page.getByTestId('persona-name').fill('Captain Brine');
+  await page.getByTestId('persona-description').fill('A gruff old sea captain who tells tall tales about storms, sea monsters and lost treasure.');
+  await page.getByTestId('persona-examples').fill('Arr, the sea took my ship but not my spirit.');
+  await shot(page, info, `${backend}-2-character`);
+  await page.getByTestId('to-settings').click();
+  // Activation scores only mask channels, so the export must equal the reference forward pass with those channels masked.
+  await page.getByTestId('setting-method').selectOption('activation');
+  await shot(page, info, `${backend}-3-settings`);
+  await page.getByTestId('run-calibration').click();
+  await expect(page.getByTestId('calibration-progress')).toBeVisible();
+  await expect(page.getByTestId('answer-preview')).toBeVisible();
+  await shot(page, info, `${backend}-4-calibrating`);
+  await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 120_000 });
+  await shot(page, info, `${backend}-5-plan`);
+  await expect(page.getByTestId('layer-kept-0')).toHaveValue('103'); // round(172 × 0.6)
+
+  // Reload in the middle of the flow: the plan comes back from IndexedDB, without recalibrating.
+  await page.reload();
+  await expect(page.getByTestId('layer-chart')).toBeVisible();
+  await expect(page.getByTestId('plan-sparsity')).toHaveText('40');
+  await expect(page.getByTestId('layer-kept-0')).toHaveValue('103');
+
+  // Re-plan at 50% from the saved statistics; then override one layer by typing.
+  const before = await page.getByTestId('params-after').textContent();
+  await page.getByTestId('plan-slider').fill('0.5');
+  await expect(page.getByTestId('plan-sparsity')).toHaveText('50');
+  await expect(page.getByTestId('layer-kept-0')).toHaveValue('86');
+  await expect(page.getByTestId('params-after')).not.toHaveText(before!);
+  await page.getByTestId('layer-kept-2').fill('100');
+  await expect(page.getByTestId('layer-kept-2')).toHaveValue('100');
+  await shot(page, info, `${backend}-6-replanned`);
+
+  await page.getByTestId('to-compare').click();
+  await page.getByTestId('compare-level-0').check();
+  await page.getByTestId('run-compare').click();
+  await expect(page.getByTestId('compare-row')).toHaveCount(3, { timeout: 120_000 });
+  const params = (await page.getByTestId('compare-params').allTextContents()).map((t) => Number(t.replaceAll(',', '')));
+  expect(params[0]).toBeGreaterThan(params[1]!);
+  expect(params[1]).toBeGreaterThan(params[2]!);
+  // The dense row (0%) is measured on held-out persona texts and on separate held-out plain texts: two different numbers.
+  const personaPpl = (await page.getByTestId('compare-persona-ppl').allTextContents()).map(Number);
+  const generalPpl = (await page.getByTestId('compare-general-ppl').allTextContents()).map(Number);
+  expect(personaPpl[0]).toBeGreaterThan(1);
+  expect(generalPpl[0]).toBeGreaterThan(1);
+  expect(personaPpl[0]).not.toBe(generalPpl[0]);
+  test.info().annotations.push({ type: `${backend}: dense perplexity, persona / plain`, description: `${personaPpl[0]} / ${generalPpl[0]}` });
+  await shot(page, info, `${backend}-7-compare`);
+
+  await page.getByTestId('to-chat').click();
+  await page.getByTestId('chat-send').click();
+  await expect(page.getByTestId('chat-dense')).not.toBeEmpty({ timeout: 60_000 });
+  await expect(page.getByTestId('chat-pruned')).not.toBeEmpty({ timeout: 60_000 });
+  await expect(page.getByTestId('chat-send')).toBeEnabled({ timeout: 60_000 });
+  await shot(page, info, `${backend}-8-chat`);
+
+  await page.getByTestId('to-export').click();
+  await page.getByTestId('run-export').click();
+  await expect(page.getByTestId('export-result')).toBeVisible({ timeout: 120_000 });
+  const maxError = Number(await page.getByTestId('export-max-error').textContent());
+  expect(maxError).toBeLessThan(1e-4);
+  const shownAfter = Number((await page.getByTestId('export-params-after').textContent())!.replaceAll(',', ''));
+  const shownSizes = (await page.getByTestId('export-sizes').textContent())!.split(', ').map(Number);
+  // The always-visible totals bar shows the same count as the export (and so as the downloaded model).
+  expect(Number((await page.getByTestId('params-after').textContent())!.replaceAll(',', ''))).toBe(shownAfter);
+  await shot(page, info, `${backend}-9-export`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
+  const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
+  expect(offsite).toEqual([]);
+  return { zip, shownAfter, shownSizes };
+}
+
+async function checkDownload(result: Awaited<ReturnType<typeof flow>>) {
+  const { zip, shownAfter, shownSizes } = result;
+  const root = Object.keys(zip)[0]!.split('/')[0]!;
+  const file = (p: string) => zip[`${root}/${p}`];
+  for (const p of ['onnx/model.onnx', 'onnx/model.onnx_data', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'pruning.json']) expect(file(p), p).toBeDefined();
+  const manifest = JSON.parse(new TextDecoder().decode(file('pruning.json'))) as { keep: number[][]; parameters: { after: number } };
+  const config = JSON.parse(new TextDecoder().decode(file('config.json'))) as { intermediate_sizes?: number[]; intermediate_size: number };
+  expect(manifest.keep.map((k) => k.length)).toEqual(shownSizes);
+  expect(config.intermediate_sizes ?? shownSizes.map(() => config.intermediate_size)).toEqual(shownSizes);
+  // The parameter count shown is the exported model's own.
+  const model = decodeModel(file('onnx/model.onnx')!, (loc) => file(`onnx/${loc}`));
+  expect(countParameters(model)).toBe(shownAfter);
+
+  // onnxruntime-node loads the downloaded folder; its logits equal the reference forward pass with the removed channels masked.
+  const dir = await mkdtemp(join(tmpdir(), 'studio-download-'));
+  for (const [path, data] of Object.entries(zip)) {
+    if (path.endsWith('/')) continue;
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), data);
+  }
+  const session = await ort.InferenceSession.create(join(dir, root, 'onnx/model.onnx'));
+  const gguf = await loadBuiltin();
+  const tokens = [1, 403, 407, 261, 378, 429, 280];
+  const n = tokens.length;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens.map(BigInt)), [1, n]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]),
+    position_ids: new ort.Tensor('int64', BigInt64Array.from(tokens.map((_, i) => BigInt(i))), [1, n]),
+  };
+  for (const name of session.inputNames.filter((x) => x.startsWith('past_key_values'))) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, 4, 0, 8]);
+  const logits = (await session.run(feeds)).logits!.data as Float32Array;
+  const ffnMask = manifest.keep.map((k) => {
+    const mask = new Uint8Array(172);
+    for (const c of k) mask[c] = 1;
+    return mask;
+  });
+  const reference = referenceLogits(gguf, tokens, { ffnMask });
+  let worst = 0;
+  reference.forEach((row, t) => row.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - logits[t * row.length + i]!)))));
+  test.info().annotations.push({ type: 'download vs masked reference, max |logit diff|', description: worst.toExponential(2) });
+  expect(worst).toBeLessThan(1e-3);
+  await session.release();
+}
+
+/** Opens the studio on a fresh session and fills in a character, up to the settings step. */
+async function freshCharacter(page: Page, query: string) {
+  await page.goto(query);
+  await page.evaluate(() => new Promise((resolve) => { const r = indexedDB.deleteDatabase('pps-studio'); r.onsuccess = r.onerror = r.onblocked = resolve; }));
+  await page.reload();
+  await expect(page.getByTestId('model-status')).toContainText('loaded', { timeout: 60_000 });
+  await page.getByTestId('to-character').click();
+  await page.getByTestId('persona-description').fill('A gruff old sea captain who tells tall tales about storms, sea monsters and lost treasure.');
+  await page.getByTestId('to-settings').click();
+}
+
+test.describe('studio', () => {
+  test.describe.configure({ timeout: 300_000 });
+  test('full flow on WebGPU: persona → calibrate → re-plan → compare → chat → export → download, reload restores', async ({ page }, info) => {
+    await checkDownload(await flow(page, info, 'auto'));
+  });
+  test('the same flow with WebGPU disabled (WASM)', async ({ page }, info) => {
+    await checkDownload(await flow(page, info, 'wasm'));
+  });
+  test('a reload during the analysis offers Resume, which continues from the saved progress', async ({ page }, info) => {
+    await freshCharacter(page, '/');
+    // Enough samples for several checkpoints (one every 2 batches of 4: 8 samples), short answers so synthesis
+    // stays quick. On SwiftShader WebGPU the analysis of 33 samples takes ~15 s, a wide window for the reload.
+    await page.getByTestId('setting-method').selectOption('activation');
+    await page.getByTestId('setting-filter').uncheck();
+    await page.getByTestId('setting-samples').fill('32');
+    await page.getByTestId('setting-answer-tokens').fill('16');
+    await page.getByTestId('run-calibration').click();
+    await expect(page.getByTestId('checkpoint-saved')).toBeVisible({ timeout: 60_000 });
+    await shot(page, info, 'resume-1-saved');
+    await page.reload();
+
+    await expect(page.getByTestId('calibration-stopped')).toContainText('resume where it stopped', { timeout: 60_000 });
+    const saved = /\((\d+) of (\d+) samples were analysed\)/.exec((await page.getByTestId('calibration-stopped').textContent())!)!;
+    expect(Number(saved[1])).toBeGreaterThan(0);
+    expect(Number(saved[1])).toBeLessThan(Number(saved[2]));
+    await shot(page, info, 'resume-2-offered');
+    await expect(page.getByTestId('resume-calibration')).toHaveText('Resume');
+    await expect(page.getByTestId('resume-calibration')).toBeEnabled({ timeout: 60_000 });
+    await page.getByTestId('resume-calibration').click();
+    await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 120_000 });
+    await expect(page.getByTestId('layer-kept-0')).toHaveValue('103');
+    // It continued from the checkpoint (the same samples, re-synthesised with the same seeds), not from the start.
+    await page.getByTestId('nav-calibrate').click();
+    await expect(page.getByTestId('calibration-resumed')).toContainText(`(${saved[1]} of ${saved[2]} samples were already analysed)`);
+    await shot(page, info, 'resume-3-done');
+  });
+});

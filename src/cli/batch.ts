@@ -1,0 +1,67 @@
+/**
+ * `batch`: many personas in one run, one pruned model folder each. The model is loaded once, and the
+ * pipeline keeps the generic statistics and the reference personas' hidden states for every persona.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exists } from '../node/folder-io';
+import { PersonaPipeline } from '../pipeline/persona-pipeline';
+import { CliUsageError, parseCommandArgs } from './args';
+import { readJsonLines } from './eval';
+import { checkRequest, openModel, outcomeSummary, pipelineOptions, pruneOne, requestOptions } from './prune';
+
+const usage =
+  'batch --personas <file.jsonl, one {"name"?: ..., "persona": ...} a line> --model <model dir | .gguf> --sparsity 0.25 --out <dir> [--method ...] [--allocation ...] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--examples <text | @file>] [--overwrite]';
+
+/** Folder name of a persona: its name in lower-case words joined by dashes, else persona-<line>. */
+export function personaFolder(name: string | undefined, index: number, taken: Set<string>): string {
+  const base =
+    (name ?? '')
+      .normalize('NFKD')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || `persona-${index + 1}`;
+  let folder = base;
+  for (let n = 2; taken.has(folder); n++) folder = `${base}-${n}`;
+  taken.add(folder);
+  return folder;
+}
+
+export const batchCommand = {
+  usage,
+  async run(args: string[]) {
+    const { values, positionals } = parseCommandArgs(args, { ...pipelineOptions, personas: { type: 'string' } }, usage);
+    if (positionals.length) throw new CliUsageError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
+    if (!values.personas) throw new CliUsageError(`--personas is required\nusage: ${usage}`);
+    const options = await requestOptions(values, usage);
+    const personas = await readJsonLines(values.personas, 'an object with a string "persona"', (o) => {
+      if (typeof o.persona !== 'string' || o.persona.trim() === '') throw new Error('expected an object with a non-empty string "persona"');
+      if (o.name !== undefined && typeof o.name !== 'string') throw new Error('"name" must be a string');
+      return { name: o.name as string | undefined, persona: o.persona.trim() };
+    });
+    const taken = new Set<string>();
+    const folders = personas.map((p, i) => join(values.out!, personaFolder(p.name, i, taken)));
+    if (!values.overwrite) {
+      for (const folder of folders) if (await exists(folder)) throw new CliUsageError(`${folder} already exists; choose another --out or pass --overwrite`);
+    }
+    const started = performance.now();
+    const { runtime, close } = await openModel(values.model!);
+    try {
+      const pipeline = new PersonaPipeline(runtime);
+      // Every request is checked before the first persona's minutes of work.
+      for (const p of personas) checkRequest(pipeline, { ...options, persona: p.persona });
+      await mkdir(values.out!, { recursive: true });
+      const results = [];
+      for (const [i, p] of personas.entries()) {
+        const label = p.name ?? `persona ${i + 1}`;
+        process.stderr.write(`[${i + 1}/${personas.length}] ${label}\n`);
+        const outcome = await pruneOne(pipeline, { ...options, persona: p.persona }, folders[i]!, values.overwrite ?? false, `  `);
+        results.push({ name: p.name ?? null, ...outcomeSummary(outcome) });
+      }
+      process.stdout.write(JSON.stringify({ out: values.out, personas: results, seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');
+    } finally {
+      await close();
+    }
+  },
+};

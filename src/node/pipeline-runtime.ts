@@ -1,0 +1,219 @@
+/**
+ * The persona pipeline's runtime in Node: onnxruntime-node on the CPU for generation, hidden states, NLL
+ * and (through the calibration engine's CPU accumulator) statistics; the surgeon's streaming exporter for
+ * the pruned folder. Sessions and the decoded model are made on first use, so `eval` on a folder only
+ * pays for the plain session. Node only.
+ */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { runCalibration, type CalibrationModel } from '../calibration/engine';
+import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
+import { loadNodeCalibrationModel, type NodeCalibrationModel } from '../calibration/engine-node';
+import type { PlanWeights } from '../eval/apply-plan';
+import { sequenceNll } from '../eval/nll';
+import { applyPlanToModel } from '../eval/plan-model';
+import { eosTokenIds } from '../model/config';
+import { describeDecoder, disposeAll, emptyPast, tokenFeeds } from '../model/decoder-io';
+import { forwardLogits, generate } from '../model/generate';
+import { readFloat32 } from '../model/logits';
+import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
+import { instrumentModel, type InstrumentedOutput } from '../onnx/instrument';
+import { readModelFile } from '../onnx/model-files';
+import { encodeModel, type OnnxModel } from '../onnx/model-io';
+import { exportPrunedFolder, findModelFile } from '../onnx/prune-folder-node';
+import { readFfnWeights } from '../pipeline/ffn-weights';
+import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions } from '../pipeline/runtime';
+import type { LayerWeights } from '../pruning/scoring';
+import type { SynthesisSettings } from '../calibration/calibration-set';
+import type { CalibrationSample } from '../calibration/engine-batches';
+import type { CalibrationStats } from '../calibration/stats';
+import { exists } from './folder-io';
+import { loadNodeModel, type NodeModel } from './model-folder';
+
+export interface NodeRuntimeOptions {
+  /** Graph path inside the folder (default: onnx/model.onnx, else model.onnx). */
+  modelFile?: string;
+  /** Bytes of Gram accumulators per calibration pass (default 1 GiB; more layers than fit take extra passes). */
+  gramBudgetBytes?: number;
+  /** Calibration samples per run (default 4). */
+  batchSize?: number;
+}
+
+const DEFAULT_GRAM_BUDGET = 1 << 30;
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted.', 'AbortError');
+}
+
+export class NodePipelineRuntime implements PipelineRuntime {
+  private instrumented?: Promise<NodeCalibrationModel>;
+  private decoded?: Promise<{ model: OnnxModel; ffns: FfnLayer[] }>;
+
+  private constructor(
+    readonly dir: string,
+    readonly modelFile: string,
+    private readonly plain: NodeModel,
+    readonly tokenizerConfig: Record<string, unknown>,
+    private readonly options: NodeRuntimeOptions,
+  ) {}
+
+  static async open(dir: string, options: NodeRuntimeOptions = {}): Promise<NodePipelineRuntime> {
+    const modelFile = options.modelFile ?? (await findModelFile(dir));
+    const plain = await loadNodeModel(dir, modelFile);
+    // loadNodeModel has already parsed it, so this cannot be missing or malformed.
+    const tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    return new NodePipelineRuntime(dir, modelFile, plain, tokenizerConfig, options);
+  }
+
+  get config() {
+    return this.plain.config;
+  }
+
+  get tokenizer() {
+    return this.plain.tokenizer;
+  }
+
+  private instrumentedModel(): Promise<NodeCalibrationModel> {
+    return (this.instrumented ??= loadNodeCalibrationModel(this.dir, this.modelFile, { hidden: true }));
+  }
+
+  private decodedModel(): Promise<{ model: OnnxModel; ffns: FfnLayer[] }> {
+    return (this.decoded ??= readModelFile(join(this.dir, this.modelFile)).then((model) => {
+      const ffns = discoverFfns(model);
+      ffns.forEach((f, i) => {
+        if (f.layer !== i) throw new Error(`FFN layers are not numbered 0..${ffns.length - 1} in order (found layer ${f.layer} at position ${i})`);
+      });
+      return { model, ffns };
+    }));
+  }
+
+  async ffnWeights(options: { gateUp: boolean }): Promise<LayerWeights[]> {
+    const { model, ffns } = await this.decodedModel();
+    return readFfnWeights(model, ffns, options);
+  }
+
+  generate = async (promptIds: number[], settings: SynthesisSettings & { seed: number }): Promise<number[]> => {
+    const { tokens } = await generate(ort, this.plain.session, this.config, promptIds, {
+      maxNewTokens: settings.maxNewTokens,
+      temperature: settings.temperature,
+      topK: settings.topK,
+      topP: settings.topP,
+      seed: settings.seed,
+      stopTokenIds: eosTokenIds(this.config, this.plain.generationConfig),
+    });
+    return tokens;
+  };
+
+  hiddenStates = async (promptIds: number[]): Promise<Float32Array[]> => {
+    const model = await this.instrumentedModel();
+    const io = describeDecoder(model.session, model.config);
+    const feeds = { ...tokenFeeds(ort, io, promptIds, 0), ...emptyPast(ort, io) };
+    // Loaded with { hidden: true }, so every output entry names its layer's hidden state too.
+    const names = (model.outputs as readonly InstrumentedOutput[]).map((o) => o.hidden!);
+    try {
+      const outputs = await model.session.run(feeds, names);
+      try {
+        const states: Float32Array[] = [];
+        for (const name of names) {
+          const values = await readFloat32(outputs[name]!);
+          const hidden = values.length / promptIds.length;
+          states.push(values.slice(values.length - hidden));
+        }
+        return states;
+      } finally {
+        disposeAll(Object.values(outputs));
+      }
+    } finally {
+      disposeAll(Object.values(feeds));
+    }
+  };
+
+  async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {
+    const planned = options.plan && (await this.planModel(options.plan));
+    const model = planned ?? (await this.instrumentedModel());
+    try {
+      const result = await runCalibration(model, samples, createCpuAccumulator, {
+        batchSize: this.options.batchSize,
+        gram: options.gram ? { budgetBytes: this.options.gramBudgetBytes ?? DEFAULT_GRAM_BUDGET } : undefined,
+        signal: options.signal,
+        onProgress: options.onProgress && ((p) => options.onProgress!(p.pass * p.totalTokens + p.tokens, p.passes * p.totalTokens)),
+      });
+      if (result.status === 'cancelled') throw abortError(options.signal!);
+      return result.stats;
+    } finally {
+      await planned?.session.release();
+    }
+  }
+
+  /** The dense model with `plan` applied in memory, instrumented for calibration. */
+  private async planModel(plan: PlanWeights): Promise<CalibrationModel & { session: ort.InferenceSession }> {
+    const { model, ffns } = await this.decodedModel();
+    // Rediscovered on the edited graph: bias compensation inserts nodes, so node indices move.
+    const { model: instrumented, outputs } = instrumentModel(applyPlanToModel(model, plan, ffns));
+    const session = await ort.InferenceSession.create(encodeModel(instrumented).model);
+    return { ort, session, config: this.config, outputs: [...outputs].sort((a, b) => a.layer - b.layer) };
+  }
+
+  async evaluateNll(sequences: readonly (readonly number[])[], plan?: PlanWeights): Promise<Float64Array[]> {
+    let session: ort.InferenceSession = this.plain.session;
+    if (plan) {
+      const { model, ffns } = await this.decodedModel();
+      session = await ort.InferenceSession.create(encodeModel(applyPlanToModel(model, plan, ffns)).model);
+    }
+    try {
+      const out: Float64Array[] = [];
+      for (const ids of sequences) {
+        const { data, dims } = await forwardLogits(ort, session, ids, this.config);
+        out.push(sequenceNll(data, dims[1], ids));
+      }
+      return out;
+    } finally {
+      if (plan) await session.release();
+    }
+  }
+
+  /**
+   * The surgeon's folder export into a staging folder, pruning.json extended with the request's fields,
+   * then one rename: the target never holds a half-written model.
+   */
+  async exportModel(request: ExportRequest): Promise<ExportSummary> {
+    const target = resolve(request.target);
+    if (!request.overwrite && (await exists(target))) throw new Error(`${request.target} already exists; choose another folder or pass --overwrite`);
+    const staging = `${target}.staging-${process.pid}`;
+    await rm(staging, { recursive: true, force: true });
+    try {
+      const { plan } = request;
+      const result = await exportPrunedFolder({
+        modelDir: this.dir,
+        modelFile: this.modelFile,
+        outDir: staging,
+        plan: { keep: plan.keep },
+        downWeights: plan.downWeights,
+        channelMeans: plan.channelMeans?.map((m) => Float32Array.from(m)),
+        method: request.method,
+      });
+      const manifestPath = join(staging, 'pruning.json');
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
+      await writeFile(manifestPath, JSON.stringify({ ...manifest, ...request.manifest }, null, 2) + '\n');
+      if (request.overwrite) await rm(target, { recursive: true, force: true });
+      await mkdir(dirname(target), { recursive: true });
+      await rename(staging, target);
+      return {
+        target: request.target,
+        intermediateSizes: result.report.layers.map((l) => l.after),
+        parameters: result.report.parameters,
+        modelBytes: result.modelBytes,
+      };
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  async dispose(): Promise<void> {
+    const instrumented = await this.instrumented?.catch(() => undefined);
+    await instrumented?.session.release();
+    await this.plain.session.release();
+  }
+}

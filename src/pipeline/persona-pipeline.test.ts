@@ -1,0 +1,222 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePrompt, renderPrompt } from '../calibration/persona-prompt';
+import type { CalibrationSample } from '../calibration/engine-batches';
+import type { LayerStats } from '../calibration/stats';
+import { accumulateChannelStats, emptyChannelStats } from '../gpu/reference/channel-stats';
+import type { GgufModel } from '../import/gguf-file';
+import { importGguf } from '../import/import-gguf';
+import { referenceLogits } from '../import/llama-reference';
+import { loadBuiltin } from '../import/test-fixtures';
+import { writeFolderAtomic } from '../node/folder-io';
+import { NodePipelineRuntime } from '../node/pipeline-runtime';
+import { buildPlan } from '../pruning/plan-builder';
+import { mixedGram, reconstructLayer } from '../pruning/reconstruct';
+import { PersonaPipeline, type PipelineProgress } from './persona-pipeline';
+import { PruneRequestError } from './request';
+import type { PipelineRuntime } from './runtime';
+
+let dir: string;
+let gguf: GgufModel;
+let node: NodePipelineRuntime;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pps-pipeline-'));
+  gguf = await loadBuiltin();
+  await writeFolderAtomic(join(dir, 'model'), importGguf(gguf));
+  node = await NodePipelineRuntime.open(join(dir, 'model'));
+});
+
+afterAll(async () => {
+  await node?.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The Node runtime, recording what the pipeline asks of it. */
+function recording(rt: NodePipelineRuntime) {
+  const calls = { generate: [] as number[][], hidden: 0, calibrate: [] as { samples: readonly CalibrationSample[]; gram: boolean; plan: boolean }[] };
+  const runtime: PipelineRuntime = {
+    config: rt.config,
+    tokenizerConfig: rt.tokenizerConfig,
+    tokenizer: rt.tokenizer,
+    ffnWeights: (o) => rt.ffnWeights(o),
+    generate: (ids, settings) => {
+      calls.generate.push(ids);
+      return rt.generate(ids, settings);
+    },
+    hiddenStates: (ids) => {
+      calls.hidden++;
+      return rt.hiddenStates(ids);
+    },
+    calibrate: (samples, options) => {
+      calls.calibrate.push({ samples, gram: options.gram, plan: options.plan !== undefined });
+      return rt.calibrate(samples, options);
+    },
+    evaluateNll: (sequences, plan) => rt.evaluateNll(sequences, plan),
+    exportModel: (request) => rt.exportModel(request),
+  };
+  return { runtime, calls };
+}
+
+/** Channel statistics from the independent reference forward pass. */
+function referenceStats(samples: readonly CalibrationSample[]): LayerStats[] {
+  const { nLayers, ffnDim } = gguf.config;
+  const stats = Array.from({ length: nLayers }, () => emptyChannelStats(ffnDim));
+  for (const { ids, weights } of samples) {
+    const acts = Array.from({ length: nLayers }, () => new Float32Array(ids.length * ffnDim));
+    referenceLogits(gguf, ids, { capture: (l, t, { downInput }) => acts[l]!.set(downInput, t * ffnDim) });
+    stats.forEach((s, l) => accumulateChannelStats(s, acts[l]!, weights));
+  }
+  return stats;
+}
+
+const REFERENCES = ['Lily is a shy girl who loves flowers.', 'Max is a lazy cat who sleeps all day.'];
+const PIRATE = 'Captain Bob is an old pirate who loves his green parrot.';
+const FAIRY = 'Rosie is a tiny fairy who helps the flowers grow.';
+const QUESTIONS = 120;
+
+describe('PersonaPipeline on the built-in model', () => {
+  it('calibrates the baselines on the generic set once, with statistics equal to the reference forward pass', async () => {
+    const { runtime, calls } = recording(node);
+    const pipeline = new PersonaPipeline(runtime, REFERENCES);
+    expect(pipeline.format.kind).toBe('base');
+    expect(pipeline.questions).toHaveLength(QUESTIONS);
+    const request = { persona: PIRATE, sparsity: 0.25, samples: 4, seed: 3, method: 'wanda-sp' as const };
+    const wanda = await pipeline.prune(request);
+    expect(calls.generate).toHaveLength(4);
+    expect(calls.hidden).toBe(0);
+    expect(wanda.calibration.persona).toBeUndefined();
+    expect(wanda.calibration.generic).toMatchObject({ samples: 4, filtered: false, synthesis: true });
+
+    // Generic prompts carry no persona: each is a plain story opening after BOS.
+    const { set } = await pipeline.genericCalibration(request, { gram: false });
+    expect(calls.generate).toHaveLength(4);
+    set.samples.forEach((s, i) => {
+      expect(calls.generate[i]).toEqual(encodePrompt(runtime.tokenizer, pipeline.format, renderPrompt(pipeline.format, null, s.meta.prompt).text));
+      expect(runtime.tokenizer.decode(s.ids)).not.toContain('pirate');
+    });
+    const weights = await node.ffnWeights({ gateUp: false });
+    const expected = buildPlan({ method: 'wanda-sp', allocation: 'uniform', sparsity: 0.25, shape: pipeline.shape(weights), weights, stats: referenceStats(set.samples) });
+    expect(wanda.plan.keep).toEqual(expected.keep);
+    wanda.plan.scores.forEach((s, l) => s.forEach((v, j) => expect(Math.abs(v - expected.scores[l]![j]!)).toBeLessThanOrEqual(1e-4 * expected.scores[l]![j]!)));
+
+    // Another baseline, another persona: the cached generic statistics serve it.
+    const calibrations = calls.calibrate.length;
+    const flap = await pipeline.prune({ ...request, persona: FAIRY, method: 'flap' });
+    expect(calls.generate).toHaveLength(4);
+    expect(calls.calibrate).toHaveLength(calibrations);
+    expect(flap.plan.channelMeans).toHaveLength(5);
+  });
+
+  it('filters, synthesises and calibrates per persona, reusing generic statistics and reference hidden states', async () => {
+    const { runtime, calls } = recording(node);
+    const pipeline = new PersonaPipeline(runtime, REFERENCES);
+    const progress: string[] = [];
+    const onProgress = (p: PipelineProgress) => {
+      const label = `${p.phase}${p.set ? `/${p.set}` : ''}`;
+      if (progress.at(-1) !== label) progress.push(label);
+    };
+    const request = { persona: PIRATE, sparsity: 0.25, samples: 4, seed: 3 };
+    const pirate = await pipeline.prune(request, { onProgress });
+    expect(progress).toEqual(['synthesis/generic', 'calibration/generic', 'filtering/persona', 'synthesis/persona', 'calibration/persona', 'scoring']);
+    expect(pirate.method).toBe('reconstruct');
+    expect(pirate.request.sequential).toBe(true);
+    expect(calls.hidden).toBe(QUESTIONS * (1 + REFERENCES.length));
+    expect(calls.generate).toHaveLength(8);
+    // Dense generic and persona statistics, then per later layer both sets again on the model pruned so far.
+    expect(calls.calibrate.map((c) => [c.gram, c.plan])).toEqual([[true, false], [true, false], ...Array(8).fill([true, true])]);
+
+    // The persona set: the most sensitive prompts, each rendered with the persona prefix and answered under it.
+    const summary = pirate.calibration.persona!;
+    expect(summary).toMatchObject({ samples: 4, filtered: true, synthesis: true });
+    const sensitivities = summary.prompts.map((p) => p.sensitivity!);
+    expect([...sensitivities].sort((a, b) => b - a)).toEqual(sensitivities);
+    summary.prompts.forEach((p, i) => {
+      const promptIds = encodePrompt(runtime.tokenizer, pipeline.format, renderPrompt(pipeline.format, PIRATE, p.prompt).text);
+      expect(calls.generate[4 + i]).toEqual(promptIds);
+      expect(calls.calibrate[1]!.samples[i]!.ids.slice(0, promptIds.length)).toEqual(promptIds);
+      expect(p.answer!.length).toBeGreaterThan(0);
+    });
+    expect(pirate.plan.downWeights).toHaveLength(5);
+    expect(pirate.manifest).toMatchObject({ persona: PIRATE, requested_method: 'persona', scoring_method: 'reconstruct', sequential: true, refit_down_proj: true, plan_options: { genericMix: 0.5 } });
+    expect((pirate.manifest.scores as number[][]).map((s) => s.length)).toEqual([172, 172, 172, 172, 172]);
+
+    // Same persona at another sparsity: nothing is generated, and the dense statistics are not recomputed.
+    const half = await pipeline.prune({ ...request, sparsity: 0.5 });
+    expect(calls.generate).toHaveLength(8);
+    expect(calls.calibrate.filter((c) => !c.plan)).toHaveLength(2);
+    expect(half.plan.estimates.keptPerLayer).toEqual([86, 86, 86, 86, 86]);
+
+    // Sequential and one-shot agree on layer 0 (both see dense inputs), not on the later layers.
+    const oneShot = await pipeline.prune({ ...request, sparsity: 0.5, sequential: false });
+    expect(calls.calibrate.filter((c) => c.plan)).toHaveLength(16);
+    expect(oneShot.plan.keep[0]).toEqual(half.plan.keep[0]);
+    expect([...oneShot.plan.downWeights![0]!]).toEqual([...half.plan.downWeights![0]!]);
+    expect(oneShot.plan.keep.slice(1)).not.toEqual(half.plan.keep.slice(1));
+    // The last layer is the reconstruction on statistics of the model with the plan's other layers applied.
+    const weights = await node.ffnWeights({ gateUp: false });
+    const upstream = {
+      keep: half.plan.keep.map((k, l) => (l < 4 ? k : Array.from({ length: 172 }, (_, c) => c))),
+      downWeights: half.plan.downWeights!.map((d, l) => (l < 4 ? d : weights[4]!.down)),
+    };
+    const [generic, persona] = await Promise.all([0, 1].map((i) => node.calibrate(calls.calibrate[i]!.samples, { gram: true, plan: upstream })));
+    const last = reconstructLayer(mixedGram(persona!.layers[4]!, generic!.layers[4], 0.5), weights[4]!.down, 64, 86);
+    expect(half.plan.keep[4]).toEqual(last.keep);
+    expect([...half.plan.downWeights![4]!]).toEqual([...last.down]);
+
+    // A second persona only runs its own prompts for filtering and its own answers.
+    await pipeline.prune({ ...request, persona: FAIRY });
+    expect(calls.hidden).toBe(QUESTIONS * (2 + REFERENCES.length));
+    expect(calls.generate).toHaveLength(12);
+    expect(calls.calibrate.filter((c) => !c.plan)).toHaveLength(3);
+  });
+
+  it('without synthesis counts the plain answers under the persona prompt (the "no rewriting" ablation)', async () => {
+    const { runtime, calls } = recording(node);
+    const pipeline = new PersonaPipeline(runtime, REFERENCES);
+    const outcome = await pipeline.prune({ persona: PIRATE, sparsity: 0.25, samples: 3, seed: 5, method: 'activation', filter: false, synthesis: false, userExamples: ['Arr, my parrot!'] });
+    const { prompts } = outcome.calibration.persona!;
+    expect(prompts.map((p) => p.kind)).toEqual(['persona-answer', 'persona-answer', 'persona-answer', 'user-example']);
+    const samples = calls.calibrate[0]!.samples;
+    prompts.slice(0, 3).forEach((p, i) => {
+      // Generated without the persona, counted after the persona prompt.
+      const plain = encodePrompt(runtime.tokenizer, pipeline.format, renderPrompt(pipeline.format, null, p.prompt).text);
+      expect(calls.generate[i]).toEqual(plain);
+      const personaPrompt = encodePrompt(runtime.tokenizer, pipeline.format, renderPrompt(pipeline.format, PIRATE, p.prompt).text);
+      expect(samples[i]!.ids.slice(0, personaPrompt.length)).toEqual(personaPrompt);
+      expect(samples[i]!.weights.slice(0, personaPrompt.length).every((w) => w === 0)).toBe(true);
+    });
+    expect(runtime.tokenizer.decode(samples[3]!.ids)).toBe('Arr, my parrot!');
+    expect(outcome.calibration.generic).toBeUndefined();
+  });
+
+  it('stops when its signal aborts, and rejects requests that cannot run', async () => {
+    const { runtime, calls } = recording(node);
+    const pipeline = new PersonaPipeline(runtime, REFERENCES);
+    const controller = new AbortController();
+    const run = pipeline.prune(
+      { persona: PIRATE, sparsity: 0.25, samples: 8, method: 'wanda-sp' },
+      { signal: controller.signal, onProgress: (p) => p.phase === 'synthesis' && p.done === 2 && controller.abort() },
+    );
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(calls.generate).toHaveLength(2);
+
+    const bad = (request: Parameters<PersonaPipeline['resolve']>[0], message: RegExp) => {
+      expect(() => pipeline.resolve(request)).toThrow(PruneRequestError);
+      expect(() => pipeline.resolve(request)).toThrow(message);
+    };
+    bad({ persona: PIRATE, sparsity: 1 }, /strictly between 0 and 1/);
+    bad({ persona: PIRATE, sparsity: 0 }, /strictly between 0 and 1/);
+    bad({ persona: PIRATE, sparsity: 0.5, method: 'obs' as never }, /unknown method "obs"/);
+    bad({ persona: PIRATE, sparsity: 0.5, allocation: 'even' as never }, /unknown allocation "even"/);
+    bad({ sparsity: 0.5 }, /needs a persona description/);
+    bad({ persona: '  ', sparsity: 0.5 }, /persona description is empty/);
+    bad({ persona: PIRATE, sparsity: 0.5, samples: QUESTIONS + 1 }, /only 120 prompts/);
+    bad({ persona: PIRATE, sparsity: 0.5, samples: 2.5 }, /positive integer/);
+    bad({ persona: PIRATE, sparsity: 0.5, method: 'flap', sequential: true }, /option of the reconstruct method/);
+    expect(pipeline.resolve({ sparsity: 0.5, method: 'magnitude' })).toMatchObject({ method: 'magnitude', samples: 32, filter: true, sequential: false });
+    expect(pipeline.resolve({ persona: PIRATE, sparsity: 0.5, method: 'reconstruct' }).sequential).toBe(false);
+  });
+});

@@ -1,0 +1,151 @@
+// @vitest-environment jsdom
+import { describe, expect, it } from 'vitest';
+import type { BundleFiles } from '../model/sources/bundle-files';
+import type { StudioClient } from '../worker/studio-client';
+import type { StudioEvent, StudioRequest } from '../worker/studio-protocol';
+import { createStudioStore, persistStudio, pruneRequestOf, restoredState, sessionOf, validateRun, DEFAULT_SETTINGS } from './studio';
+import type { SavedSession, SessionStore } from './studio-persist';
+
+function fakeClient() {
+  const sent: StudioRequest[] = [];
+  let listener: (e: StudioEvent) => void = () => {};
+  let id = 1;
+  const client: StudioClient = { send: (r) => sent.push(r), nextId: () => id++, subscribe: (l) => ((listener = l), () => {}) };
+  return { client, sent, emit: (e: StudioEvent) => listener(e) };
+}
+
+function memorySessions(initial?: SavedSession): SessionStore & { saved?: SavedSession } {
+  const store: SessionStore & { saved?: SavedSession } = {
+    saved: initial,
+    load: async () => store.saved,
+    save: async (s) => void (store.saved = structuredClone(s)),
+    clear: async () => void (store.saved = undefined),
+  };
+  return store;
+}
+
+const planSummary = (sparsity: number, kept: number[]) => ({
+  params: { method: 'activation' as const, allocation: 'uniform' as const, sparsity, overrides: [] },
+  method: 'activation' as const,
+  keptPerLayer: kept,
+  widths: kept.map(() => 172),
+  scores: kept.map(() => new Float64Array(172)),
+  estimates: { before: { ffnParams: 1, totalParams: 2, flopsPerToken: 3, fileBytes: 4 }, after: { ffnParams: 1, totalParams: 1, flopsPerToken: 2, fileBytes: 2 }, ffnSparsity: sparsity, keptPerLayer: kept },
+  totals: { parameters: { before: 2, after: 1 }, bytes: { before: 4, after: 2 } },
+});
+
+/** What the sources worker hands over (the store only passes it on). */
+const files: BundleFiles = { config: new Blob(['{}']), generationConfig: null, tokenizer: new Blob(['{}']), tokenizerConfig: new Blob(['{}']), model: new Blob([]), externalData: [] };
+
+describe('studio store', () => {
+  it('turns the character and settings into the pipeline request', () => {
+    const req = pruneRequestOf({ name: 'x', description: 'A pirate.', examples: ' Arr!\n\n Yo ho \n' }, { ...DEFAULT_SETTINGS, samples: 7, answerTokens: 20 });
+    expect(req).toMatchObject({ persona: 'A pirate.', samples: 7, method: 'persona', sparsity: 0.4, userExamples: ['Arr!', 'Yo ho'] });
+    expect(req.sampling?.maxNewTokens).toBe(20);
+  });
+
+  it('refuses to run without a model or with an empty character, in plain words', () => {
+    const ready = { status: 'ready' as const, label: 'm' };
+    expect(validateRun({ model: { status: 'idle', label: '' }, persona: { name: '', description: 'A long enough description', examples: '' }, settings: DEFAULT_SETTINGS })).toMatch(/not loaded/);
+    expect(validateRun({ model: ready, persona: { name: '', description: 'short', examples: '' }, settings: DEFAULT_SETTINGS })).toMatch(/Describe your character/);
+    expect(validateRun({ model: ready, persona: { name: '', description: 'A long enough description', examples: '' }, settings: { ...DEFAULT_SETTINGS, samples: 1 } })).toMatch(/between 2 and 120/);
+    expect(validateRun({ model: ready, persona: { name: '', description: 'A long enough description', examples: '' }, settings: DEFAULT_SETTINGS })).toBeNull();
+  });
+
+  it('sequences calibrate → plan, re-plans on the slider and per-layer overrides, and ignores stale events', () => {
+    const { client, sent, emit } = fakeClient();
+    const store = createStudioStore(client, memorySessions());
+    store.getState().loadModel({ files, label: 'm' });
+    const load = sent.at(-1) as Extract<StudioRequest, { type: 'load' }>;
+    emit({ type: 'loaded', requestId: load.requestId, label: 'm', denseParameters: 1000, layers: 2, widths: [172, 172], format: 'base' });
+    expect(store.getState().model.status).toBe('ready');
+
+    store.getState().runCalibration();
+    const cal = sent.at(-1) as Extract<StudioRequest, { type: 'calibrate' }>;
+    expect(cal.type).toBe('calibrate');
+    emit({ type: 'answer', requestId: cal.requestId, text: 'Arr' });
+    emit({ type: 'answer', requestId: cal.requestId + 100, text: 'stale' });
+    expect(store.getState().calibration.answers).toEqual(['Arr']);
+    const data = { request: cal.request, persona: { stats: { layers: [], tokens: 5, samples: 1 }, samples: [] } };
+    emit({ type: 'calibrated', requestId: cal.requestId, data, plan: planSummary(0.4, [103, 103]), accumulator: 'cpu', timings: { total: 10 } });
+    expect(store.getState().step).toBe('plan');
+    expect(store.getState().planParams?.sparsity).toBe(0.4);
+
+    store.getState().setSparsity(0.5);
+    const plan = sent.at(-1) as Extract<StudioRequest, { type: 'plan' }>;
+    expect(plan.params).toMatchObject({ sparsity: 0.5, overrides: [] });
+    store.getState().overrideLayer(1, 60);
+    const override = sent.at(-1) as Extract<StudioRequest, { type: 'plan' }>;
+    expect(override.params.overrides).toEqual([null, 60]);
+    emit({ type: 'plan', requestId: plan.requestId, plan: planSummary(0.5, [86, 86]) });
+    expect(store.getState().plan?.keptPerLayer).toEqual([103, 103]); // superseded by the override request: ignored
+    emit({ type: 'plan', requestId: override.requestId, plan: planSummary(0.5, [86, 60]) });
+    expect(store.getState().plan?.keptPerLayer).toEqual([86, 60]);
+
+    emit({ type: 'error', requestId: override.requestId, message: 'boom' });
+    expect(store.getState().errors.plan).toMatch(/^The plan could not be made: boom\. Try again/);
+  });
+
+  it('saves the session with binary statistics and restores it after a reload, re-planning from it', async () => {
+    const sessions = memorySessions();
+    const first = fakeClient();
+    const store = createStudioStore(first.client, sessions);
+    await persistStudio(store, sessions);
+    const mean = Float64Array.of(1, 2, 3);
+    const data = { request: { persona: 'A pirate.', sparsity: 0.3 }, persona: { stats: { layers: [{ mean } as never], tokens: 3, samples: 1 }, samples: [{ ids: [1, 2], weights: Float32Array.of(0, 1) }] } };
+    store.setState({ data, planParams: { method: 'activation', allocation: 'uniform', sparsity: 0.3, overrides: [null, 9] }, step: 'plan' });
+    await new Promise((r) => setTimeout(r, 400));
+    // Stored as a typed array (binary under structured clone), not a number list.
+    expect(Object.prototype.toString.call((sessions.saved!.data!.persona!.stats.layers[0] as unknown as { mean: Float64Array }).mean)).toBe('[object Float64Array]');
+
+    const second = fakeClient();
+    const reloaded = createStudioStore(second.client, sessions);
+    await persistStudio(reloaded, sessions);
+    expect(reloaded.getState()).toMatchObject({ step: 'plan', restored: true, planParams: { sparsity: 0.3, overrides: [null, 9] } });
+    reloaded.getState().loadModel({ files, label: 'm' });
+    const load = second.sent.at(-1) as Extract<StudioRequest, { type: 'load' }>;
+    second.emit({ type: 'loaded', requestId: load.requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
+    expect(second.sent.map((r) => r.type)).toEqual(['load', 'restore', 'plan']);
+    expect((second.sent[2] as Extract<StudioRequest, { type: 'plan' }>).params.overrides).toEqual([null, 9]);
+    expect(sessionOf(reloaded.getState()).data).toEqual(sessions.saved!.data);
+    expect(restoredState({ ...sessions.saved!, step: 'nonsense' }).step).toBe('model');
+  });
+
+  it('writes checkpoints that arrive faster than the save delay, says so only once written, and offers Resume after a reload', async () => {
+    const sessions = memorySessions();
+    const first = fakeClient();
+    const store = createStudioStore(first.client, sessions);
+    await persistStudio(store, sessions);
+    store.getState().loadModel({ files, label: 'm' });
+    first.emit({ type: 'loaded', requestId: (first.sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
+    store.getState().runCalibration();
+    const cal = first.sent.at(-1) as Extract<StudioRequest, { type: 'calibrate' }>;
+    const checkpoint = (nextSample: number) => ({ version: 1, samplesKey: 'k', totalSamples: 20, gramPasses: [[0], [1]], pass: 1, nextSample, stats: { layers: [], tokens: 0, samples: 0 } }) as never;
+    // One checkpoint every 100 ms: a debounced write would never happen while they keep coming.
+    for (let n = 0; n < 6; n++) {
+      first.emit({ type: 'checkpoint', checkpoint: checkpoint(2 * n) });
+      if (n === 0) expect(store.getState().calibration.saved).toBeNull(); // not written yet
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sessions.saved?.checkpoint).toMatchObject({ pass: 1 });
+    const written = (sessions.saved!.checkpoint as unknown as { nextSample: number }).nextSample;
+    expect(written).toBeGreaterThan(0);
+    // Pass 1 of 2 passes over 20 samples: 20 + nextSample of 40.
+    expect(store.getState().calibration.saved).toEqual({ done: 20 + written, total: 40 });
+    expect(cal.type).toBe('calibrate');
+
+    const second = fakeClient();
+    const reloaded = createStudioStore(second.client, sessions);
+    await persistStudio(reloaded, sessions);
+    expect(reloaded.getState().calibration).toMatchObject({ status: 'cancelled', saved: { done: 20 + written, total: 40 } });
+    reloaded.getState().loadModel({ files, label: 'm' });
+    second.emit({ type: 'loaded', requestId: (second.sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
+    expect(second.sent.map((r) => r.type)).toEqual(['load', 'restore']);
+    expect((second.sent[1] as Extract<StudioRequest, { type: 'restore' }>).checkpoint).toMatchObject({ nextSample: written });
+    reloaded.getState().runCalibration();
+    const resumed = second.sent.at(-1) as Extract<StudioRequest, { type: 'calibrate' }>;
+    expect(resumed.request).toEqual(cal.request);
+    second.emit({ type: 'resumed', requestId: resumed.requestId, checkpoint: checkpoint(written) });
+    expect(reloaded.getState().calibration.resumedFrom).toEqual({ done: 20 + written, total: 40 });
+  });
+});

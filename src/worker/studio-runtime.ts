@@ -1,0 +1,332 @@
+/**
+ * The persona pipeline's runtime in the browser (the studio's worker): the same PipelineRuntime seam the
+ * CLI's Node runtime implements, on onnxruntime-web.
+ *
+ * Where each part runs, and why: answer synthesis, sensitivity hidden states, chat and tokens/s run on
+ * WASM sessions, because token-by-token generation of a tiny model is dominated by per-step dispatch
+ * overhead, which WebGPU pays many times over (on SwiftShader ~50x slower than WASM for stories260K).
+ * Calibration (the GPU accumulators over the instrumented graph) and plan NLL (the token-NLL kernel on
+ * gpu-buffer logits) run on the chosen backend: WebGPU when there is one, else WASM with the CPU references.
+ */
+import * as ort from 'onnxruntime-web/webgpu';
+import type { SynthesisSettings } from '../calibration/calibration-set';
+import type { CalibrationSample } from '../calibration/engine-batches';
+import { instrumentGraphBytes } from '../calibration/engine-model';
+import { samplesKey, type CalibrationCheckpoint } from '../calibration/engine-checkpoint';
+import type { CalibrationStats } from '../calibration/stats';
+import type { PlanWeights } from '../eval/apply-plan';
+import { applyPlanToModel } from '../eval/plan-model';
+import { sequenceNll } from '../eval/nll';
+import { createGpuContext, type GpuContext } from '../gpu/context';
+import { gpuTensorOf } from '../gpu/ort-tensor';
+import { bundledShaders } from '../gpu/shaders-bundled';
+import { tokenNllOnGpu } from '../gpu/token-nll';
+import type { ModelBundle } from '../model/bundle';
+import { eosTokenIds } from '../model/config';
+import { describeDecoder, disposeAll, emptyPast, tokenFeeds } from '../model/decoder-io';
+import { forwardLogits, generate } from '../model/generate';
+import { readFloat32 } from '../model/logits';
+import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
+import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
+import { encodeModelPieces } from '../onnx/model-pieces';
+import { decodeModel, encodeModel, type OnnxModel } from '../onnx/model-io';
+import { countParameters, pruneModel, type PruneReport } from '../onnx/prune-export';
+import type { InstrumentedOutput } from '../onnx/instrument';
+import { readFfnWeights } from '../pipeline/ffn-weights';
+import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions } from '../pipeline/runtime';
+import type { LayerWeights } from '../pruning/scoring';
+import type { Backend } from './backend';
+import { WorkerCalibration } from './calibration';
+import { buildExportFiles, type ExportedFolder } from './studio-export';
+import { ffnChannelCosts, planTotals, type ChannelCost, type PlanTotals } from './studio-plan';
+import { createSession } from './session';
+
+/** A pruned model built in memory: its files (graph + external data) and a session on each path. */
+export interface PrunedModel {
+  modelBytes: Uint8Array;
+  externalData: { path: string; data: Uint8Array }[];
+  report: PruneReport;
+  /** Graph plus external data bytes. */
+  bytes: number;
+}
+
+export interface StudioRuntimeHooks {
+  /** Each synthesised answer (decoded), for the live preview. */
+  onAnswer?: (text: string, tokens: number) => void;
+  /** A calibration's checkpoint to resume from (same samples): every few batches, and when cancelled. */
+  onCheckpoint?: (checkpoint: CalibrationCheckpoint) => void;
+  /** A calibration starts from a saved checkpoint instead of the beginning. */
+  onResume?: (checkpoint: CalibrationCheckpoint) => void;
+  /** Every finished calibration, with the samples it ran over. */
+  onCalibrated?: (samples: readonly CalibrationSample[], stats: CalibrationStats, accumulator: 'gpu' | 'cpu') => void;
+}
+
+/** Batches between saved checkpoints: each costs a read of the accumulators. */
+const CHECKPOINT_EVERY_BATCHES = 2;
+
+const concat = (parts: readonly Uint8Array[], size: number): Uint8Array => {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.byteLength;
+  }
+  return out;
+};
+
+export class BrowserPipelineRuntime implements PipelineRuntime {
+  readonly tokenizer: TextTokenizer;
+  private readonly calibration = new WorkerCalibration(ort);
+  private readonly checkpoints = new Map<string, CalibrationCheckpoint>();
+  private decoded?: { model: OnnxModel; ffns: FfnLayer[] };
+  private costs?: ChannelCost[];
+  private hiddenSession?: Promise<{ session: ort.InferenceSession; outputs: InstrumentedOutput[] }>;
+  private gpu?: GpuContext;
+  hooks: StudioRuntimeHooks = {};
+  /** Exported folders by target name (exportModel). */
+  readonly exports = new Map<string, ExportedFolder>();
+
+  private constructor(
+    readonly bundle: ModelBundle,
+    readonly backend: Backend,
+    /** Dense model on WASM: synthesis, chat. */
+    readonly cpuSession: ort.InferenceSession,
+    /** Dense model on the backend this model runs on ("Try the model", dense NLL on the GPU). */
+    readonly backendSession: ort.InferenceSession,
+  ) {
+    this.tokenizer = loadTokenizer(bundle.tokenizerJson, bundle.tokenizerConfig);
+  }
+
+  /** `backend` is the one asked for; the runtime's is the one this model really runs on (fp16 may need WASM). */
+  static async open(bundle: ModelBundle, backend: Backend): Promise<BrowserPipelineRuntime> {
+    const onBackend = await createSession(ort, bundle, backend);
+    const { session } = await createSession(ort, bundle, { kind: 'wasm', info: { kind: 'wasm', reason: 'generation', threads: 1 } });
+    return new BrowserPipelineRuntime(bundle, onBackend.backend, session, onBackend.session);
+  }
+
+  /** Releases this model's sessions (another model was loaded). */
+  async dispose(): Promise<void> {
+    const hidden = await this.hiddenSession?.catch(() => undefined);
+    await Promise.all([this.cpuSession.release(), this.backendSession.release(), hidden?.session.release(), this.calibration.reset()]);
+  }
+
+  get config() {
+    return this.bundle.config;
+  }
+
+  get tokenizerConfig() {
+    return this.bundle.tokenizerConfig;
+  }
+
+  get stopIds(): number[] {
+    return eosTokenIds(this.config, this.bundle.generationConfig);
+  }
+
+  /** Checkpoints of interrupted calibrations (restored after a reload), tried on the next run over the same samples. */
+  addCheckpoint(checkpoint: CalibrationCheckpoint): void {
+    this.checkpoints.set(checkpoint.samplesKey, checkpoint);
+  }
+
+  /** The dense model with its tensors' bytes in memory, and its FFN layers. */
+  decodedModel(): { model: OnnxModel; ffns: FfnLayer[] } {
+    if (!this.decoded) {
+      const files = new Map(this.bundle.externalData.map((f) => [f.path, f.data]));
+      const model = decodeModel(this.bundle.modelBytes, (location) => files.get(location));
+      this.decoded = { model, ffns: discoverFfns(model) };
+    }
+    return this.decoded;
+  }
+
+  async ffnWeights(options: { gateUp: boolean }): Promise<LayerWeights[]> {
+    const { model, ffns } = this.decodedModel();
+    return readFfnWeights(model, ffns, options);
+  }
+
+  generate = async (promptIds: number[], settings: SynthesisSettings & { seed: number }): Promise<number[]> => {
+    const { tokens } = await generate(ort, this.cpuSession, this.config, promptIds, { ...settings, stopTokenIds: this.stopIds });
+    this.hooks.onAnswer?.(this.tokenizer.decode(tokens), tokens.length);
+    return tokens;
+  };
+
+  hiddenStates = async (promptIds: number[]): Promise<Float32Array[]> => {
+    this.hiddenSession ??= (async () => {
+      const { bytes, outputs } = instrumentGraphBytes(this.bundle.modelBytes, { hidden: true });
+      const { session } = await createSession(ort, { ...this.bundle, modelBytes: bytes }, { kind: 'wasm', info: { kind: 'wasm', reason: 'hidden states', threads: 1 } });
+      return { session, outputs };
+    })();
+    const { session, outputs } = await this.hiddenSession;
+    const io = describeDecoder(session, this.config);
+    const feeds = { ...tokenFeeds(ort, io, promptIds, 0), ...emptyPast(ort, io) };
+    const names = outputs.map((o) => o.hidden!);
+    try {
+      const result = await session.run(feeds, names);
+      try {
+        const states: Float32Array[] = [];
+        for (const name of names) {
+          const values = await readFloat32(result[name]!);
+          const hidden = values.length / promptIds.length;
+          states.push(values.slice(values.length - hidden));
+        }
+        return states;
+      } finally {
+        disposeAll(Object.values(result));
+      }
+    } finally {
+      disposeAll(Object.values(feeds));
+    }
+  };
+
+  async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {
+    if (options.plan) return this.calibratePlanned(samples, options, options.plan);
+    const key = samplesKey(samples);
+    const resume = this.checkpoints.get(key);
+    if (resume) this.hooks.onResume?.(resume);
+    const onAbort = () => this.calibration.cancel();
+    options.signal?.addEventListener('abort', onAbort);
+    try {
+      const { result, accumulator } = await this.calibration.run(
+        this.bundle,
+        Promise.resolve(this.backend),
+        { samples: [...samples], gramBudgetBytes: this.gramBudget(options), ...(resume && { resume }) },
+        (p) => options.onProgress?.(p.pass * p.totalTokens + p.tokens, p.passes * p.totalTokens),
+        // Saved as it goes, so a reload mid-run resumes from here (the store keeps the latest in IndexedDB).
+        { every: CHECKPOINT_EVERY_BATCHES, save: (checkpoint) => this.hooks.onCheckpoint?.(checkpoint) },
+      );
+      if (result.status === 'cancelled') {
+        this.checkpoints.set(key, result.checkpoint);
+        this.hooks.onCheckpoint?.(result.checkpoint);
+        throw new DOMException('The calibration was cancelled.', 'AbortError');
+      }
+      this.checkpoints.delete(key);
+      this.hooks.onCalibrated?.(samples, result.stats, accumulator);
+      return result.stats;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Every layer's Gram at once for small FFNs; larger ones take more passes (the engine plans them). */
+  private gramBudget(options: RuntimeCalibrateOptions): number | undefined {
+    const hidden = this.config.hidden_size;
+    return options.gram ? Math.max(64 << 20, 8 * hidden * hidden) : undefined;
+  }
+
+  /**
+   * Sequential reconstruction's statistics: of the dense model with `plan` applied to its weights, on an
+   * instrumented session of its own (released after). One short run per layer, so no checkpoints.
+   */
+  private async calibratePlanned(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions, plan: PlanWeights): Promise<CalibrationStats> {
+    const { model, ffns } = this.decodedModel();
+    const planned = new WorkerCalibration(ort);
+    const onAbort = () => planned.cancel();
+    options.signal?.addEventListener('abort', onAbort);
+    try {
+      const bundle = { ...this.bundle, modelBytes: encodeModel(applyPlanToModel(model, plan, ffns)).model, externalData: [] };
+      const { result } = await planned.run(bundle, Promise.resolve(this.backend), { samples: [...samples], gramBudgetBytes: this.gramBudget(options) }, (p) =>
+        options.onProgress?.(p.pass * p.totalTokens + p.tokens, p.passes * p.totalTokens),
+      );
+      if (result.status === 'cancelled') throw new DOMException('The calibration was cancelled.', 'AbortError');
+      return result.stats;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      await planned.reset();
+    }
+  }
+
+  /** The structurally pruned model, built in memory from the dense one (what export writes). */
+  async prunedModel(plan: PlanWeights): Promise<PrunedModel> {
+    const { model, ffns } = this.decodedModel();
+    const { model: pruned, report } = await pruneModel(model, { keep: plan.keep.map((k) => [...k]) }, {
+      ffns,
+      downWeights: plan.downWeights,
+      channelMeans: plan.channelMeans?.map((m) => Float32Array.from(m)),
+    });
+    const pieces = encodeModelPieces(pruned, { externalData: { location: 'model.onnx_data' } });
+    const externalData = pieces.dataFiles.map((file) => ({
+      path: file.location,
+      data: concat(
+        file.pieces.map((p) => {
+          if (p.kind !== 'bytes') throw new Error('internal: the in-memory model still refers to a source file');
+          return p.bytes;
+        }),
+        file.size,
+      ),
+    }));
+    const bytes = pieces.model.byteLength + externalData.reduce((n, f) => n + f.data.byteLength, 0);
+    return { modelBytes: pieces.model, externalData, report, bytes };
+  }
+
+  /** Weight elements of the dense model (same count the exporter reports as `before`). */
+  denseParameters(): number {
+    return countParameters(this.decodedModel().model);
+  }
+
+  /** The exported model's parameter count and size for these kept counts (same counts as the exporter's). */
+  totals(keptPerLayer: readonly number[], biasCompensation: boolean): PlanTotals {
+    const { model, ffns } = this.decodedModel();
+    this.costs ??= ffnChannelCosts(model, ffns);
+    const bytes = this.bundle.modelBytes.byteLength + this.bundle.externalData.reduce((n, f) => n + f.data.byteLength, 0);
+    return planTotals({ parameters: this.denseParameters(), bytes }, this.costs, ffns.map((f) => f.intermediateSize), keptPerLayer, biasCompensation);
+  }
+
+  /** A session of a pruned model: on the backend (`gpu`), or on WASM for generation. */
+  async sessionOf(pruned: PrunedModel, where: 'backend' | 'wasm'): Promise<ort.InferenceSession> {
+    const backend: Backend = where === 'wasm' ? { kind: 'wasm', info: { kind: 'wasm', reason: 'generation', threads: 1 } } : this.backend;
+    const { session } = await createSession(ort, { ...this.bundle, modelBytes: pruned.modelBytes, externalData: pruned.externalData }, backend);
+    return session;
+  }
+
+  /**
+   * Per-token NLL; with a plan, of the pruned model built from it (equal to the dense model with the plan
+   * applied to its weights). On WebGPU the logits stay on the GPU and the token-NLL kernel reads them.
+   */
+  async evaluateNll(sequences: readonly (readonly number[])[], plan?: PlanWeights): Promise<Float64Array[]> {
+    const onGpu = this.backend.kind === 'webgpu';
+    const session = plan ? await this.sessionOf(await this.prunedModel(plan), 'backend') : this.backendSession;
+    try {
+      const out: Float64Array[] = [];
+      for (const ids of sequences) out.push(onGpu ? await this.nllOnGpu(session, ids) : await this.nllOnCpu(session, ids));
+      return out;
+    } finally {
+      if (session !== this.backendSession) await session.release();
+    }
+  }
+
+  private async nllOnCpu(session: ort.InferenceSession, ids: readonly number[]): Promise<Float64Array> {
+    const { data, dims } = await forwardLogits(ort, session, ids, this.config);
+    return sequenceNll(data, dims[1], ids);
+  }
+
+  private async nllOnGpu(session: ort.InferenceSession, ids: readonly number[]): Promise<Float64Array> {
+    if (this.backend.kind !== 'webgpu') throw new Error('internal: no GPU');
+    if (this.gpu?.device !== this.backend.device) this.gpu = createGpuContext(this.backend.device, bundledShaders);
+    const io = describeDecoder(session, this.config);
+    const feeds = { ...tokenFeeds(ort, io, ids, 0), ...emptyPast(ort, io) };
+    try {
+      const outputs = await session.run(feeds, ['logits']);
+      try {
+        const logits = outputs.logits!;
+        if (logits.location !== 'gpu-buffer') return sequenceNll(await readFloat32(logits), logits.dims[logits.dims.length - 1]!, ids);
+        const targets = Int32Array.from({ length: ids.length - 1 }, (_, t) => ids[t + 1]!);
+        const nll = await tokenNllOnGpu(this.gpu, gpuTensorOf(logits), logits.dims[logits.dims.length - 1]!, targets);
+        return Float64Array.from(nll);
+      } finally {
+        disposeAll(Object.values(outputs));
+      }
+    } finally {
+      disposeAll(Object.values(feeds));
+    }
+  }
+
+  /** Builds the pruned folder's files in memory; they stay in `exports` under the request's target name. */
+  async exportModel(request: ExportRequest): Promise<ExportSummary> {
+    const built = await buildExportFiles(this, request.plan, request.method, request.manifest);
+    this.exports.set(request.target, built);
+    return {
+      target: request.target,
+      intermediateSizes: built.pruned.report.layers.map((l) => l.after),
+      parameters: built.pruned.report.parameters,
+      modelBytes: built.pruned.bytes,
+    };
+  }
+}
