@@ -3,15 +3,8 @@
  * kernel test page (src/gpu/test-page/bench.ts), so both sides of each ratio run on the same backend:
  * P1 = calibration pass with on-GPU accumulation / plain forward pass (target <= 1.10),
  * P2 = JS download + accumulation / on-GPU accumulation (target >= 5x).
- * The app is built into a temporary folder and served by `vite preview`; Chromium is launched with
- * the flags of playwright.config.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from '@playwright/test';
-import { build, preview } from 'vite';
-import playwrightConfig from '../playwright.config';
+import { withBuiltApp } from './browser-app';
 import type { CalibrationBench } from '../src/gpu/test-page/bench';
 import type {} from '../src/gpu/test-page/main';
 import type { Row } from './row';
@@ -19,26 +12,12 @@ import type { Row } from './row';
 const PORT = 4188;
 
 export async function rows(): Promise<Row[]> {
-  const outDir = await mkdtemp(join(tmpdir(), 'pps-bench-calibration-'));
-  try {
-    await build({ logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-    const server = await preview({ logLevel: 'warn', build: { outDir }, preview: { port: PORT, strictPort: false } });
-    try {
-      const browser = await chromium.launch(playwrightConfig.use?.launchOptions);
-      try {
-        const page = await browser.newPage();
-        await page.goto(`${server.resolvedUrls?.local[0] ?? `http://127.0.0.1:${PORT}/`}kernel-tests.html`);
-        await page.waitForSelector('body[data-ready="true"]');
-        return format(await page.evaluate(() => window.kernelTests.bench()));
-      } finally {
-        await browser.close();
-      }
-    } finally {
-      await server.close();
-    }
-  } finally {
-    await rm(outDir, { recursive: true, force: true });
-  }
+  return withBuiltApp(PORT, async (browser, base) => {
+    const page = await browser.newPage();
+    await page.goto(`${base}kernel-tests.html`);
+    await page.waitForSelector('body[data-ready="true"]');
+    return format(await page.evaluate(() => window.kernelTests.bench()));
+  });
 }
 
 function format({ adapter, p1, p2 }: CalibrationBench): Row[] {

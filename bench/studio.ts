@@ -3,12 +3,8 @@
  * settings, in headless Chromium (WebGPU on SwiftShader here, and with ?backend=wasm), with its parts
  * as the studio worker timed them (filtering, synthesis, calibration, scoring). Target: <= 30 s.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Page } from '@playwright/test';
-import { build, preview } from 'vite';
-import playwrightConfig from '../playwright.config';
+import type { Page } from '@playwright/test';
+import { withBuiltApp } from './browser-app';
 import type { Row } from './row';
 
 const PORT = 4189;
@@ -30,35 +26,20 @@ async function firstPlan(page: Page, url: string): Promise<{ seconds: number; pa
 }
 
 export async function rows(): Promise<Row[]> {
-  const outDir = await mkdtemp(join(tmpdir(), 'pps-bench-studio-'));
-  try {
-    await build({ logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-    const server = await preview({ logLevel: 'warn', build: { outDir }, preview: { port: PORT, strictPort: false } });
-    try {
-      const browser = await chromium.launch(playwrightConfig.use?.launchOptions);
-      try {
-        const base = server.resolvedUrls?.local[0] ?? `http://127.0.0.1:${PORT}/`;
-        const out: Row[] = [];
-        for (const query of ['', '?backend=wasm']) {
-          const page = await browser.newPage();
-          const { seconds, parts, backend } = await firstPlan(page, base + query);
-          await page.close();
-          const list = Object.entries(parts).filter(([k]) => k !== 'total').map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`).join(', ');
-          out.push({
-            group: 'studio',
-            measurement: `press run -> first plan, default settings${query ? ' (WASM)' : ''} (target <= 30 s)`,
-            value: `${seconds.toFixed(1)} s`,
-            notes: `${backend}; built-in stories260K, persona method (reconstruct, generic mix), 12 questions x 32-token answers; parts: ${list}`,
-          });
-        }
-        return out;
-      } finally {
-        await browser.close();
-      }
-    } finally {
-      await server.close();
+  return withBuiltApp(PORT, async (browser, base) => {
+    const out: Row[] = [];
+    for (const query of ['', '?backend=wasm']) {
+      const page = await browser.newPage();
+      const { seconds, parts, backend } = await firstPlan(page, base + query);
+      await page.close();
+      const list = Object.entries(parts).filter(([k]) => k !== 'total').map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`).join(', ');
+      out.push({
+        group: 'studio',
+        measurement: `press run -> first plan, default settings${query ? ' (WASM)' : ''} (target <= 30 s)`,
+        value: `${seconds.toFixed(1)} s`,
+        notes: `${backend}; built-in stories260K, persona method (reconstruct, generic mix), 12 questions x 32-token answers; parts: ${list}`,
+      });
     }
-  } finally {
-    await rm(outDir, { recursive: true, force: true });
-  }
+    return out;
+  });
 }

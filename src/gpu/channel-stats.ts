@@ -2,7 +2,7 @@
 import { readBuffer, writeBytes } from './buffers';
 import type { GpuContext, GpuTensor } from './context';
 import { fromDoubleFloat, toDoubleFloat } from './double-float';
-import { bindingBytes } from './elements';
+import { encodeWeightedAccumulation } from './weighted-accumulation';
 import type { ChannelStats } from './reference/channel-stats';
 
 // 64 invocations per workgroup, 4 channels each (see the kernel).
@@ -31,29 +31,7 @@ export class GpuChannelStats {
    * The token count is written to the queue now: submit before encoding into this accumulator again.
    */
   encode(encoder: GPUCommandEncoder, activations: GpuTensor, weights: GPUBuffer, tokens: number): void {
-    const { device, pipelines } = this.ctx;
-    const elements = tokens * this.channels;
-    if (activations.elements < elements) {
-      throw new RangeError(`${activations.elements} activations cannot hold ${tokens} tokens x ${this.channels} channels`);
-    }
-    if (tokens === 0) return;
-    device.queue.writeBuffer(this.params, 0, Uint32Array.of(tokens, this.channels));
-    const pipeline = pipelines.get('accumulate_channel_stats', [['act', 0]], activations.type);
-    const bindGroup = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        // ORT rounds its buffers up: bind exactly the values of this batch.
-        { binding: 0, resource: { buffer: activations.buffer, size: bindingBytes(elements, activations.type) } },
-        { binding: 1, resource: { buffer: weights, size: tokens * 4 } },
-        { binding: 2, resource: { buffer: this.acc } },
-        { binding: 3, resource: { buffer: this.params } },
-      ],
-    });
-    const pass = encoder.beginComputePass({ label: 'accumulate_channel_stats' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(Math.ceil(this.channels / CHANNELS_PER_GROUP));
-    pass.end();
+    encodeWeightedAccumulation(this.ctx, encoder, { kernel: 'accumulate_channel_stats', channels: this.channels, target: this.acc, params: this.params, workgroups: [Math.ceil(this.channels / CHANNELS_PER_GROUP)] }, activations, weights, tokens);
   }
 
   async read(): Promise<ChannelStats> {

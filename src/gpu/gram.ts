@@ -1,7 +1,7 @@
 /** A running weighted Gram matrix Σ w·a·aᵀ of one layer on the GPU (shaders/accumulate_gram.wgsl), f32. */
 import { readBuffer, writeBytes } from './buffers';
 import type { GpuContext, GpuTensor } from './context';
-import { bindingBytes } from './elements';
+import { encodeWeightedAccumulation } from './weighted-accumulation';
 
 const TILE = 16;
 
@@ -35,29 +35,7 @@ export class GpuGram {
    * The token count is written to the queue now: submit before encoding into this accumulator again.
    */
   encode(encoder: GPUCommandEncoder, activations: GpuTensor, weights: GPUBuffer, tokens: number): void {
-    const { device, pipelines } = this.ctx;
-    const elements = tokens * this.channels;
-    if (activations.elements < elements) {
-      throw new RangeError(`${activations.elements} activations cannot hold ${tokens} tokens x ${this.channels} channels`);
-    }
-    if (tokens === 0) return;
-    device.queue.writeBuffer(this.params, 0, Uint32Array.of(tokens, this.channels));
-    const pipeline = pipelines.get('accumulate_gram', [['act', 0]], activations.type);
-    const bindGroup = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: activations.buffer, size: bindingBytes(elements, activations.type) } },
-        { binding: 1, resource: { buffer: weights, size: tokens * 4 } },
-        { binding: 2, resource: { buffer: this.gram } },
-        { binding: 3, resource: { buffer: this.params } },
-      ],
-    });
-    const tiles = Math.ceil(this.channels / TILE);
-    const pass = encoder.beginComputePass({ label: 'accumulate_gram' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(tiles, tiles);
-    pass.end();
+    encodeWeightedAccumulation(this.ctx, encoder, { kernel: 'accumulate_gram', channels: this.channels, target: this.gram, params: this.params, workgroups: [Math.ceil(this.channels / TILE), Math.ceil(this.channels / TILE)] }, activations, weights, tokens);
   }
 
   /** The full symmetric matrix (the kernel fills the upper triangle; it is mirrored here). */
