@@ -161,6 +161,26 @@ test.describe('studio', () => {
   test('the same flow with WebGPU disabled (WASM)', async ({ page }, info) => {
     await checkDownload(await flow(page, info, 'wasm'));
   });
+  test('default settings (the persona method: sequential reconstruction with refit) plan and export a verified model', async ({ page }, info) => {
+    await freshCharacter(page, '/?backend=wasm');
+    await page.getByTestId('run-calibration').click();
+    await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 180_000 });
+    await expect(page.getByTestId('layer-kept-0')).toHaveValue('103');
+    await shot(page, info, 'default-1-plan');
+    await page.getByTestId('nav-export').click();
+    await page.getByTestId('run-export').click();
+    await expect(page.getByTestId('export-result')).toBeVisible({ timeout: 120_000 });
+    // The reloaded export against the dense model with the plan applied in memory (masked channels + refit down_proj).
+    expect(Number(await page.getByTestId('export-max-error').textContent())).toBeLessThan(1e-4);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
+    const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
+    const root = Object.keys(zip)[0]!.split('/')[0]!;
+    const manifest = JSON.parse(new TextDecoder().decode(zip[`${root}/pruning.json`]!)) as { method: string; keep: number[][]; parameters: { after: number } };
+    expect(manifest.method).toMatch(/persona|reconstruct/);
+    const model = decodeModel(zip[`${root}/onnx/model.onnx`]!, (loc) => zip[`${root}/onnx/${loc}`]);
+    expect(countParameters(model)).toBe(Number((await page.getByTestId('params-after').textContent())!.replaceAll(',', '')));
+    await shot(page, info, 'default-2-export');
+  });
   test('a reload during the analysis offers Resume, which continues from the saved progress', async ({ page }, info) => {
     await freshCharacter(page, '/');
     // Enough samples for several checkpoints (one every 2 batches of 4: 8 samples), short answers so synthesis
