@@ -13,7 +13,7 @@ async function firstPlan(page: Page, url: string): Promise<{ seconds: number; pa
   await page.goto(url);
   await page.evaluate(() => new Promise((resolve) => { const r = indexedDB.deleteDatabase('pps-studio'); r.onsuccess = r.onerror = r.onblocked = resolve; }));
   await page.reload();
-  await page.getByTestId('model-status').filter({ hasText: 'loaded' }).waitFor({ timeout: 120_000 });
+  await page.getByTestId('model-status').filter({ hasText: /^loaded / }).waitFor({ timeout: 120_000 });
   await page.getByTestId('to-character').click();
   await page.getByTestId('to-settings').click();
   const started = Date.now();

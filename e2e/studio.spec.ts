@@ -23,7 +23,7 @@ async function flow(page: Page, info: TestInfo, backend: 'auto' | 'wasm') {
   await page.evaluate(() => new Promise((resolve) => { const r = indexedDB.deleteDatabase('pps-studio'); r.onsuccess = r.onerror = r.onblocked = resolve; }));
   await page.reload();
 
-  await expect(page.getByTestId('model-status')).toContainText('loaded', { timeout: 60_000 });
+  await expect(page.getByTestId('model-status')).toContainText(/^loaded /, { timeout: 60_000 });
   await expect(page.getByTestId('backend')).toContainText(backend === 'wasm' ? 'WASM' : 'WebGPU');
   await shot(page, info, `${backend}-1-model`);
   await page.getByTestId('to-character').click();
@@ -147,7 +147,7 @@ async function freshCharacter(page: Page, query: string) {
   await page.goto(query);
   await page.evaluate(() => new Promise((resolve) => { const r = indexedDB.deleteDatabase('pps-studio'); r.onsuccess = r.onerror = r.onblocked = resolve; }));
   await page.reload();
-  await expect(page.getByTestId('model-status')).toContainText('loaded', { timeout: 60_000 });
+  await expect(page.getByTestId('model-status')).toContainText(/^loaded /, { timeout: 60_000 });
   await page.getByTestId('to-character').click();
   await page.getByTestId('persona-description').fill('A gruff old sea captain who tells tall tales about storms, sea monsters and lost treasure.');
   await page.getByTestId('to-settings').click();

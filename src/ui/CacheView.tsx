@@ -14,8 +14,8 @@ export function CacheView() {
     <section className="cache-view" data-testid="cache-view">
       <h3>Downloaded models</h3>
       <p className="hint">
-        {cache.sources.length ? `${formatBytes(total)} kept in ${STORE_NAMES[cache.store]}` : `Nothing kept yet (${STORE_NAMES[cache.store]}).`}
-        {cache.usage !== undefined && cache.quota ? `; this site uses ${formatBytes(cache.usage)} of ${formatBytes(cache.quota)} allowed.` : ''}
+        {cache.sources.length ? `${formatBytes(total)} kept in ${STORE_NAMES[cache.store]}.` : `Nothing kept yet in ${STORE_NAMES[cache.store]}.`}
+        {cache.usage !== undefined && cache.quota ? ` This site uses ${formatBytes(cache.usage)} of ${formatBytes(cache.quota)} allowed.` : ''}
       </p>
       <ul>
         {cache.sources.map((s) => (
