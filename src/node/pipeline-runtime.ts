@@ -14,9 +14,8 @@ import type { PlanWeights } from '../eval/apply-plan';
 import { sequenceNll } from '../eval/nll';
 import { applyPlanToModel } from '../eval/plan-model';
 import { eosTokenIds } from '../model/config';
-import { describeDecoder, disposeAll, emptyPast, tokenFeeds } from '../model/decoder-io';
 import { forwardLogits, generate } from '../model/generate';
-import { readFloat32 } from '../model/logits';
+import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
 import { instrumentModel, type InstrumentedOutput } from '../onnx/instrument';
 import { readModelFile } from '../onnx/model-files';
@@ -107,26 +106,8 @@ export class NodePipelineRuntime implements PipelineRuntime {
 
   hiddenStates = async (promptIds: number[]): Promise<Float32Array[]> => {
     const model = await this.instrumentedModel();
-    const io = describeDecoder(model.session, model.config);
-    const feeds = { ...tokenFeeds(ort, io, promptIds, 0), ...emptyPast(ort, io) };
     // Loaded with { hidden: true }, so every output entry names its layer's hidden state too.
-    const names = (model.outputs as readonly InstrumentedOutput[]).map((o) => o.hidden!);
-    try {
-      const outputs = await model.session.run(feeds, names);
-      try {
-        const states: Float32Array[] = [];
-        for (const name of names) {
-          const values = await readFloat32(outputs[name]!);
-          const hidden = values.length / promptIds.length;
-          states.push(values.slice(values.length - hidden));
-        }
-        return states;
-      } finally {
-        disposeAll(Object.values(outputs));
-      }
-    } finally {
-      disposeAll(Object.values(feeds));
-    }
+    return lastTokenHiddenStates(ort, model.session, model.config, model.outputs as readonly InstrumentedOutput[], promptIds);
   };
 
   async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {

@@ -25,6 +25,7 @@ import type { ModelBundle } from '../model/bundle';
 import { eosTokenIds } from '../model/config';
 import { describeDecoder, disposeAll, emptyPast, tokenFeeds } from '../model/decoder-io';
 import { forwardLogits, generate } from '../model/generate';
+import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { readFloat32 } from '../model/logits';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
@@ -155,25 +156,7 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
       return { session, outputs };
     })();
     const { session, outputs } = await this.hiddenSession;
-    const io = describeDecoder(session, this.config);
-    const feeds = { ...tokenFeeds(ort, io, promptIds, 0), ...emptyPast(ort, io) };
-    const names = outputs.map((o) => o.hidden!);
-    try {
-      const result = await session.run(feeds, names);
-      try {
-        const states: Float32Array[] = [];
-        for (const name of names) {
-          const values = await readFloat32(result[name]!);
-          const hidden = values.length / promptIds.length;
-          states.push(values.slice(values.length - hidden));
-        }
-        return states;
-      } finally {
-        disposeAll(Object.values(result));
-      }
-    } finally {
-      disposeAll(Object.values(feeds));
-    }
+    return lastTokenHiddenStates(ort, session, this.config, outputs, promptIds);
   };
 
   async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {
