@@ -20,6 +20,7 @@ import { tensorFromBytes } from './builders';
 import { discoverFfns, type FfnLayer, type FfnProjection, type NBitsProjectionWeight } from './ffn-discovery';
 import { decodeFloats, encodeFloats, floatElementBytes, roundToFloatType, selectColumnBytes, selectRowBytes } from './float-tensor';
 import { GraphIndex } from './graph-index';
+import { countParameters } from './parameter-count';
 import { dequantizeInt4, kBlocksOf, quantizeInt4, removeInt4Blocks, sliceInt4Outputs, wholeBlocksKept, type Int4Weight } from './int4';
 import { tensorBytes, type OnnxModel } from './model-io';
 import { externalSource } from './model-pieces';
@@ -392,24 +393,6 @@ function addBias(model: OnnxModel, ffn: FfnLayer, bias: Float32Array): void {
   ];
 }
 
-/** Weight elements of a model (see PruneReport.parameters). */
-export function countParameters(model: OnnxModel): number {
-  const graph = model.graph!;
-  const quantParts = new Set<string>();
-  let total = 0;
-  for (const n of graph.node ?? []) {
-    if (n.op_type !== 'MatMulNBits') continue;
-    (n.input ?? []).slice(1).forEach((name) => quantParts.add(name));
-    const K = Number(n.attribute?.find((a) => a.name === 'K')?.i ?? 0);
-    const N = Number(n.attribute?.find((a) => a.name === 'N')?.i ?? 0);
-    total += K * N;
-  }
-  const floatTypes = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
-  for (const t of graph.initializer ?? []) {
-    if (!quantParts.has(t.name ?? '') && floatTypes.has(t.data_type ?? 0)) total += (t.dims ?? []).reduce((a, d) => a * d, 1);
-  }
-  return total;
-}
 
 /** config.json of the pruned model: intermediate_size is the kept width when uniform; otherwise the widest layer, with the per-layer list beside it. */
 export function prunedConfig(config: Record<string, unknown>, plan: KeepPlan): Record<string, unknown> {
@@ -439,3 +422,5 @@ export function pruningManifest(plan: KeepPlan, report: PruneReport, method: str
 export function manifestJsonText(value: unknown): string {
   return JSON.stringify(value, null, 2).replace(/\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]/g, (_, items: string) => `[${items.split(/,\s+/).join(', ')}]`) + '\n';
 }
+
+export { countParameters };
