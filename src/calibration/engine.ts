@@ -60,6 +60,8 @@ export interface CalibrationOptions {
    * (a reload, a crash) can resume from its last saved checkpoint, not only from a cancel.
    */
   checkpoints?: { every: number; save: (checkpoint: CalibrationCheckpoint) => void };
+  /** Constant inputs added to every batch's feeds (plan weights); the caller owns and disposes them. */
+  extraFeeds?: Record<string, OrtTensor>;
 }
 
 export type CalibrationResult =
@@ -150,7 +152,7 @@ class CalibrationRun {
     const feeds = batchFeeds(model.ort, this.io, batch);
     let outputs: Record<string, OrtTensor> = {};
     try {
-      outputs = await model.session.run(feeds, wanted.map((o) => o.downInput));
+      outputs = await model.session.run({ ...feeds, ...options.extraFeeds }, wanted.map((o) => o.downInput));
       if (!this.stats) this.start(model.outputs.map((o) => outputs[o.downInput]!.dims.at(-1)!));
       accumulator ??= this.createAccumulator({
         channels: this.stats!.layers.map((l) => l.sum.length),

@@ -12,12 +12,13 @@ import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from '../calibration/engine-node';
 import type { PlanWeights } from '../eval/apply-plan';
 import { sequenceNll } from '../eval/nll';
-import { applyPlanToModel } from '../eval/plan-model';
+import { applyPlanToModel, planCalibrationModel, planFeeds, type PlanInputsModel } from '../eval/plan-model';
 import { eosTokenIds } from '../model/config';
+import { disposeAll } from '../model/decoder-io';
 import { forwardLogits, generate } from '../model/generate';
 import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
-import { instrumentModel, type InstrumentedOutput } from '../onnx/instrument';
+import type { InstrumentedOutput } from '../onnx/instrument';
 import { readModelFile } from '../onnx/model-files';
 import { encodeModel, type OnnxModel } from '../onnx/model-io';
 import { exportPrunedFolder, findModelFile } from '../onnx/prune-folder-node';
@@ -48,6 +49,7 @@ function abortError(signal: AbortSignal): Error {
 export class NodePipelineRuntime implements PipelineRuntime {
   private instrumented?: Promise<NodeCalibrationModel>;
   private decoded?: Promise<{ model: OnnxModel; ffns: FfnLayer[] }>;
+  private planned?: Promise<{ model: CalibrationModel & { session: ort.InferenceSession }; inputs: PlanInputsModel }>;
 
   private constructor(
     readonly dir: string,
@@ -111,29 +113,31 @@ export class NodePipelineRuntime implements PipelineRuntime {
   };
 
   async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {
-    const planned = options.plan && (await this.planModel(options.plan));
-    const model = planned ?? (await this.instrumentedModel());
+    const planned = options.plan && (await this.plannedModel());
+    const model = planned?.model ?? (await this.instrumentedModel());
+    const extraFeeds = planned && planFeeds(ort, planned.inputs, options.plan!);
     try {
       const result = await runCalibration(model, samples, createCpuAccumulator, {
         batchSize: this.options.batchSize,
         gram: options.gram ? { budgetBytes: this.options.gramBudgetBytes ?? DEFAULT_GRAM_BUDGET } : undefined,
         signal: options.signal,
         onProgress: options.onProgress && ((p) => options.onProgress!(p.pass * p.totalTokens + p.tokens, p.passes * p.totalTokens)),
+        extraFeeds,
       });
       if (result.status === 'cancelled') throw abortError(options.signal!);
       return result.stats;
     } finally {
-      await planned?.session.release();
+      disposeAll(Object.values(extraFeeds ?? {}));
     }
   }
 
-  /** The dense model with `plan` applied in memory, instrumented for calibration. */
-  private async planModel(plan: PlanWeights): Promise<CalibrationModel & { session: ort.InferenceSession }> {
-    const { model, ffns } = await this.decodedModel();
-    // Rediscovered on the edited graph: bias compensation inserts nodes, so node indices move.
-    const { model: instrumented, outputs } = instrumentModel(applyPlanToModel(model, plan, ffns));
-    const session = await ort.InferenceSession.create(encodeModel(instrumented).model);
-    return { ort, session, config: this.config, outputs: [...outputs].sort((a, b) => a.layer - b.layer) };
+  /** The dense model instrumented for calibration with its down_proj weights as inputs: one session for every plan. */
+  private plannedModel() {
+    return (this.planned ??= this.decodedModel().then(async ({ model, ffns }) => {
+      const { outputs, ...inputs } = planCalibrationModel(model, ffns);
+      const session = await ort.InferenceSession.create(encodeModel(inputs.model).model);
+      return { model: { ort, session, config: this.config, outputs }, inputs };
+    }));
   }
 
   async evaluateNll(sequences: readonly (readonly number[])[], plan?: PlanWeights): Promise<Float64Array[]> {
@@ -195,6 +199,8 @@ export class NodePipelineRuntime implements PipelineRuntime {
   async dispose(): Promise<void> {
     const instrumented = await this.instrumented?.catch(() => undefined);
     await instrumented?.session.release();
+    const planned = await this.planned?.catch(() => undefined);
+    await planned?.model.session.release();
     await this.plain.session.release();
   }
 }

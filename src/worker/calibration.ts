@@ -38,7 +38,11 @@ export class WorkerCalibration {
   private gpu: GpuContext | undefined;
   private controller: AbortController | undefined;
 
-  constructor(private readonly ort: typeof Ort) {}
+  /** `graph` makes the instrumented graph (default: the bundle's model with its down_proj inputs as outputs). */
+  constructor(
+    private readonly ort: typeof Ort,
+    private readonly graph: (bundle: ModelBundle) => { bytes: Uint8Array; outputs: InstrumentedOutput[] } = (bundle) => instrumentGraphBytes(bundle.modelBytes),
+  ) {}
 
   get running(): boolean {
     return this.controller !== undefined;
@@ -60,7 +64,7 @@ export class WorkerCalibration {
     backend: Promise<Backend>,
     params: CalibrateParams,
     onProgress: (progress: CalibrationProgress) => void,
-    checkpoints?: CalibrationOptions['checkpoints'],
+    options: Pick<CalibrationOptions, 'checkpoints' | 'extraFeeds'> = {},
   ): Promise<CalibrationOutcome> {
     if (this.controller) throw new Error('A calibration is already running.');
     this.controller = new AbortController();
@@ -88,7 +92,7 @@ export class WorkerCalibration {
           resume: params.resume,
           signal: this.controller.signal,
           onProgress,
-          checkpoints,
+          ...options,
         },
       );
       return { result, accumulator: used.kind === 'webgpu' ? 'gpu' : 'cpu', elapsedMs: performance.now() - started };
@@ -98,7 +102,7 @@ export class WorkerCalibration {
   }
 
   private async instrument(bundle: ModelBundle, backend: Backend): Promise<InstrumentedSession> {
-    const { bytes, outputs } = instrumentGraphBytes(bundle.modelBytes);
+    const { bytes, outputs } = this.graph(bundle);
     // Same backend and options as generation: on WebGPU every output stays a GPU buffer.
     const { session, backend: used } = await createSession(this.ort, { ...bundle, modelBytes: bytes }, backend);
     return { session, outputs, backend: used };

@@ -15,7 +15,7 @@ import { instrumentGraphBytes } from '../calibration/engine-model';
 import { samplesKey, type CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
-import { applyPlanToModel } from '../eval/plan-model';
+import { planCalibrationModel, planFeeds, type PlanInputsModel } from '../eval/plan-model';
 import { sequenceNll } from '../eval/nll';
 import { createGpuContext, type GpuContext } from '../gpu/context';
 import { gpuTensorOf } from '../gpu/ort-tensor';
@@ -81,6 +81,8 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   private readonly checkpoints = new Map<string, CalibrationCheckpoint>();
   private decoded?: { model: OnnxModel; ffns: FfnLayer[] };
   private costs?: ChannelCost[];
+  /** Sequential reconstruction's calibration: one instrumented session whose down_proj weights are inputs. */
+  private planned?: { calibration: WorkerCalibration; inputs: PlanInputsModel };
   private hiddenSession?: Promise<{ session: ort.InferenceSession; outputs: InstrumentedOutput[] }>;
   private gpu?: GpuContext;
   hooks: StudioRuntimeHooks = {};
@@ -108,7 +110,7 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   /** Releases this model's sessions (another model was loaded). */
   async dispose(): Promise<void> {
     const hidden = await this.hiddenSession?.catch(() => undefined);
-    await Promise.all([this.cpuSession.release(), this.backendSession.release(), hidden?.session.release(), this.calibration.reset()]);
+    await Promise.all([this.cpuSession.release(), this.backendSession.release(), hidden?.session.release(), this.calibration.reset(), this.planned?.calibration.reset()]);
   }
 
   get config() {
@@ -173,7 +175,7 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
         { samples: [...samples], gramBudgetBytes: this.gramBudget(options), ...(resume && { resume }) },
         (p) => options.onProgress?.(p.pass * p.totalTokens + p.tokens, p.passes * p.totalTokens),
         // Saved as it goes, so a reload mid-run resumes from here (the store keeps the latest in IndexedDB).
-        { every: CHECKPOINT_EVERY_BATCHES, save: (checkpoint) => this.hooks.onCheckpoint?.(checkpoint) },
+        { checkpoints: { every: CHECKPOINT_EVERY_BATCHES, save: (checkpoint) => this.hooks.onCheckpoint?.(checkpoint) } },
       );
       if (result.status === 'cancelled') {
         this.checkpoints.set(key, result.checkpoint);
@@ -195,25 +197,39 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   }
 
   /**
-   * Sequential reconstruction's statistics: of the dense model with `plan` applied to its weights, on an
-   * instrumented session of its own (released after). One short run per layer, so no checkpoints.
+   * Sequential reconstruction's statistics: of the dense model with `plan` applied to its weights. One
+   * session (made on first use) serves every plan: each call only feeds the plan's down_proj weights and
+   * biases. One short run per layer, so no checkpoints.
    */
   private async calibratePlanned(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions, plan: PlanWeights): Promise<CalibrationStats> {
-    const { model, ffns } = this.decodedModel();
-    const planned = new WorkerCalibration(ort);
-    const onAbort = () => planned.cancel();
+    const { calibration, inputs } = this.plannedCalibration();
+    const onAbort = () => calibration.cancel();
     options.signal?.addEventListener('abort', onAbort);
+    const extraFeeds = planFeeds(ort, inputs, plan);
     try {
-      const bundle = { ...this.bundle, modelBytes: encodeModel(applyPlanToModel(model, plan, ffns)).model, externalData: [] };
-      const { result } = await planned.run(bundle, Promise.resolve(this.backend), { samples: [...samples], gramBudgetBytes: this.gramBudget(options) }, (p) =>
-        options.onProgress?.(p.pass * p.totalTokens + p.tokens, p.passes * p.totalTokens),
+      const { result } = await calibration.run(
+        { ...this.bundle, externalData: [] },
+        Promise.resolve(this.backend),
+        { samples: [...samples], gramBudgetBytes: this.gramBudget(options) },
+        (p) => options.onProgress?.(p.pass * p.totalTokens + p.tokens, p.passes * p.totalTokens),
+        { extraFeeds },
       );
       if (result.status === 'cancelled') throw new DOMException('The calibration was cancelled.', 'AbortError');
       return result.stats;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
-      await planned.reset();
+      disposeAll(Object.values(extraFeeds));
     }
+  }
+
+  private plannedCalibration(): { calibration: WorkerCalibration; inputs: PlanInputsModel } {
+    if (!this.planned) {
+      const { model, ffns } = this.decodedModel();
+      const { outputs, ...inputs } = planCalibrationModel(model, ffns);
+      // Weights inline: the graph is encoded once, when the session is made.
+      this.planned = { calibration: new WorkerCalibration(ort, () => ({ bytes: encodeModel(inputs.model).model, outputs })), inputs };
+    }
+    return this.planned;
   }
 
   /** The structurally pruned model, built in memory from the dense one (what export writes). */
