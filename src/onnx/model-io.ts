@@ -151,11 +151,12 @@ export function resolveExternalData(model: OnnxModel, externalFiles?: ExternalFi
   return model;
 }
 
-function describeTensor(tensor: TensorProto, site: TensorSite): string {
-  return tensor.name ? `Tensor "${tensor.name}"` : `Unnamed tensor at ${site.path}`;
+function describeTensor(tensor: TensorProto, site?: TensorSite): string {
+  return tensor.name || !site ? `Tensor "${tensor.name ?? ''}"` : `Unnamed tensor at ${site.path}`;
 }
 
-function externalRef(tensor: TensorProto, site: TensorSite): { location: string; offset: number; length?: number } {
+/** An external tensor's `location`, `offset` (default 0) and `length` (absent when not stored), validated. */
+export function externalRef(tensor: TensorProto, site?: TensorSite): { location: string; offset: number; length?: number } {
   const entries = new Map((tensor.external_data ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const location = entries.get('location');
   if (!location) throw new Error(`${describeTensor(tensor, site)} is marked EXTERNAL but names no location`);

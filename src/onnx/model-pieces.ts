@@ -5,7 +5,7 @@
  * weights are therefore copied, never decoded or held in memory; Node streams the ranges from disk
  * (model-stream-node.ts), a browser can concatenate Blob slices. Platform neutral.
  */
-import { checkExternalLocation, tensorBytes, type OnnxModel } from './model-io';
+import { checkExternalLocation, externalRef, tensorBytes, type OnnxModel } from './model-io';
 import { DataLocation, DataType, encodeMessage, mapTensors, onnxTypes, tensorByteLength, type TensorProto, type TensorSite } from './proto';
 
 export type DataPiece =
@@ -42,17 +42,10 @@ export interface PieceOptions {
 /** Where an unresolved external tensor's bytes are in the source files. */
 export function externalSource(tensor: TensorProto): { location: string; offset: number; length: number } | undefined {
   if (tensor.data_location !== DataLocation.EXTERNAL || tensor.raw_data) return undefined;
-  const entries = new Map((tensor.external_data ?? []).map((e) => [e.key ?? '', e.value ?? '']));
-  const location = entries.get('location');
-  if (!location) throw new Error(`Tensor "${tensor.name ?? ''}" is marked EXTERNAL but names no location`);
+  const { location, offset, length: stored } = externalRef(tensor);
   checkExternalLocation(location);
-  const offset = Number(entries.get('offset') ?? 0);
-  const length = entries.has('length')
-    ? Number(entries.get('length'))
-    : tensorByteLength(tensor.data_type ?? DataType.UNDEFINED, tensor.dims ?? []);
-  if (!Number.isSafeInteger(offset) || length === undefined || !Number.isSafeInteger(length)) {
-    throw new Error(`Tensor "${tensor.name ?? ''}" has an invalid external offset or length`);
-  }
+  const length = stored ?? tensorByteLength(tensor.data_type ?? DataType.UNDEFINED, tensor.dims ?? []);
+  if (length === undefined) throw new Error(`Tensor "${tensor.name ?? ''}" has no external length and data type ${tensor.data_type} has no fixed size`);
   return { location, offset, length };
 }
 
