@@ -2,21 +2,20 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_NAMES, buildFixtureSet, type FixtureSet } from '../fixtures/fixtures';
+import { FIXTURE_NAMES, buildFixtureSet, readFixtureModels, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
 import { CHECK_TOKENS, sessionLogits } from '../fixtures/verify';
 import { maskedDenseModel } from '../fixtures/masked-dense';
 import { node } from './builders';
 import { FfnDiscoveryError, discoverFfns, layerHint } from './ffn-discovery';
-import { readModelFile } from './model-files';
 import { encodeModel, parseModel, type OnnxModel } from './model-io';
 import { pruneModel } from './prune-export';
 import { buildTestModel } from './test-model';
 
 let set: FixtureSet;
-const models = new Map<string, OnnxModel>();
+let models: Map<FixtureName, OnnxModel>;
 beforeAll(async () => {
   set = await buildFixtureSet();
-  for (const name of FIXTURE_NAMES) models.set(name, await readModelFile(join(set.root, name, set.fixtures[name].modelFile)));
+  models = await readFixtureModels(set);
 });
 afterAll(() => set.remove());
 

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GGMLQuantizationType } from '@huggingface/gguf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_NAMES, buildFixtureSet, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
+import { FIXTURE_NAMES, buildFixtureSet, readFixtureModels, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
 import { maskedDenseModel } from '../fixtures/masked-dense';
 import { CHECK_TOKENS, loadReference, logitsDifference, sessionLogits } from '../fixtures/verify';
 import { readGguf } from '../import/gguf-file';
@@ -14,15 +13,14 @@ import { node, tensorFromFloat32 } from './builders';
 import { discoverFfns, type FfnLayer } from './ffn-discovery';
 import { decodeFloats } from './float-tensor';
 import { dequantizeInt4 } from './int4';
-import { readModelFile } from './model-files';
 import { encodeModel, tensorBytes, type OnnxModel } from './model-io';
 import { countParameters, manifestJsonText, pruneModel, PruneError } from './prune-export';
 
 let set: FixtureSet;
-const models = new Map<string, OnnxModel>();
+let models: Map<FixtureName, OnnxModel>;
 beforeAll(async () => {
   set = await buildFixtureSet();
-  for (const name of FIXTURE_NAMES) models.set(name, await readModelFile(join(set.root, name, set.fixtures[name].modelFile)));
+  models = await readFixtureModels(set);
 });
 afterAll(() => set.remove());
 
