@@ -1,5 +1,5 @@
 /** Calibration samples grouped into padded batches, and the feeds that run one batch. */
-import type { DecoderIO } from '../model/decoder-io';
+import { emptyPast, type DecoderIO } from '../model/decoder-io';
 import type { OrtModule, OrtTensor } from '../model/ort';
 
 export interface CalibrationSample {
@@ -81,9 +81,5 @@ export function batchFeeds(ort: OrtModule, io: DecoderIO, batch: Batch): Record<
   const feeds: Record<string, OrtTensor> = { input_ids: new ort.Tensor('int64', batch.ids, dims) };
   if (io.hasAttentionMask) feeds.attention_mask = new ort.Tensor('int64', batch.attentionMask, dims);
   if (io.hasPositionIds) feeds.position_ids = new ort.Tensor('int64', batch.positionIds, dims);
-  const pastDims = [batch.rows, io.kvHeads, 0, io.headDim];
-  for (const name of io.pastToPresent.keys()) {
-    feeds[name] = io.pastType === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), pastDims) : new ort.Tensor('float32', new Float32Array(0), pastDims);
-  }
-  return feeds;
+  return { ...feeds, ...emptyPast(ort, io, batch.rows) };
 }

@@ -39,9 +39,9 @@ export function describeDecoder(session: OrtSession, config?: ModelConfig): Deco
   };
 }
 
-/** Zero-length past tensors ([1, kvHeads, 0, headDim]) for the first step or an uncached run. */
-export function emptyPast(ort: OrtModule, io: DecoderIO): Record<string, OrtTensor> {
-  const dims = [1, io.kvHeads, 0, io.headDim];
+/** Zero-length past tensors ([batch, kvHeads, 0, headDim]) for the first step or an uncached run. */
+export function emptyPast(ort: OrtModule, io: DecoderIO, batch = 1): Record<string, OrtTensor> {
+  const dims = [batch, io.kvHeads, 0, io.headDim];
   const make = () =>
     io.pastType === 'float16'
       ? new ort.Tensor('float16', new Uint16Array(0), dims)
