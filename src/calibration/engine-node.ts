@@ -10,7 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GenerationConfig, ModelConfig } from '../model/config';
-import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
+import type { TextTokenizer } from '../model/tokenizer';
+import { readModelFolderMeta } from '../node/model-folder';
 import type { CalibrationModel } from './engine';
 import { instrumentGraphBytes } from './engine-model';
 
@@ -22,31 +23,14 @@ export interface NodeCalibrationModel extends CalibrationModel {
   tokenizer: TextTokenizer;
 }
 
-async function readFolderFile(dir: string, file: string): Promise<Buffer> {
-  try {
-    return await readFile(join(dir, file));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${dir} is not a model folder: ${file} is missing`);
-    throw error;
-  }
-}
-
-async function readJson(dir: string, file: string): Promise<Record<string, unknown>> {
-  const text = (await readFolderFile(dir, file)).toString('utf8');
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (error) {
-    throw new Error(`${join(dir, file)}: ${(error as Error).message}`);
-  }
-}
-
 export async function loadNodeCalibrationModel(dir: string, modelFile = 'onnx/model.onnx', options: { hidden?: boolean } = {}): Promise<NodeCalibrationModel> {
-  const config = (await readJson(dir, 'config.json')) as ModelConfig;
-  const tokenizer = loadTokenizer(await readJson(dir, 'tokenizer.json'), await readJson(dir, 'tokenizer_config.json'));
-  const generationConfig = (await readJson(dir, 'generation_config.json').catch(() => null)) as GenerationConfig | null;
-  const { bytes, outputs } = instrumentGraphBytes(await readFolderFile(dir, modelFile), options);
+  const meta = await readModelFolderMeta(dir);
+  const graph = await readFile(join(dir, modelFile)).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new Error(`${dir} is not a model folder: ${modelFile} is missing`) : error;
+  });
+  const { bytes, outputs } = instrumentGraphBytes(graph, options);
   const session = await ort.InferenceSession.create(bytes, {
     extra: { session: { model_external_initializers_file_folder_path: dirname(resolve(dir, modelFile)) } },
   });
-  return { ort, session, config, generationConfig, tokenizer, outputs };
+  return { ort, session, ...meta, outputs };
 }

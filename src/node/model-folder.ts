@@ -23,7 +23,8 @@ export async function findGraphFile(dir: string): Promise<string> {
   throw new Error(`${dir} is not a model folder: neither onnx/model.onnx nor model.onnx is there`);
 }
 
-export async function loadNodeModel(dir: string, modelFile?: string): Promise<NodeModel> {
+/** A model folder's JSON files: config, tokenizer and (optional) generation config, with clear errors. */
+export async function readModelFolderMeta(dir: string): Promise<Pick<NodeModel, 'config' | 'generationConfig' | 'tokenizer'>> {
   const required = async (file: string) => {
     try {
       return await readJson(join(dir, file));
@@ -35,7 +36,12 @@ export async function loadNodeModel(dir: string, modelFile?: string): Promise<No
   const config = (await required('config.json')) as ModelConfig;
   const tokenizer = loadTokenizer(await required('tokenizer.json'), await required('tokenizer_config.json'));
   const generationConfig = (await readJson(join(dir, 'generation_config.json')).catch(() => null)) as GenerationConfig | null;
+  return { config, generationConfig, tokenizer };
+}
+
+export async function loadNodeModel(dir: string, modelFile?: string): Promise<NodeModel> {
+  const meta = await readModelFolderMeta(dir);
   // ORT reads the external data files itself, next to the graph.
   const session = await ort.InferenceSession.create(join(dir, modelFile ?? (await findGraphFile(dir))));
-  return { dir, config, generationConfig, tokenizer, session };
+  return { dir, ...meta, session };
 }
