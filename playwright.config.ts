@@ -3,6 +3,9 @@ import { defineConfig } from '@playwright/test';
 // Debian's Chromium (Playwright cannot download its own here). `--enable-unsafe-webgpu` is what makes
 // `navigator.gpu.requestAdapter()` return an adapter in headless Chromium without a GPU: it then runs
 // WebGPU on SwiftShader (Vulkan on the CPU), which is slow, hence the long timeouts.
+// The preview server's port (vite.config.ts reads the same variable).
+const baseURL = `http://127.0.0.1:${process.env.PPS_PREVIEW_PORT ?? 4173}`;
+
 const chromiumArgs = [
   '--enable-unsafe-webgpu',
   '--enable-unsafe-swiftshader',
@@ -22,7 +25,7 @@ export default defineConfig({
   expect: { timeout: 60_000 },
   reporter: process.env.CI ? [['list'], ['html', { open: 'never' }]] : 'list',
   use: {
-    baseURL: 'http://127.0.0.1:4173',
+    baseURL,
     screenshot: 'on',
     trace: 'retain-on-failure',
     viewport: { width: 1280, height: 800 },
@@ -33,7 +36,7 @@ export default defineConfig({
   },
   webServer: {
     command: 'npx vite build && npx vite preview',
-    url: 'http://127.0.0.1:4173',
+    url: baseURL,
     reuseExistingServer: !process.env.CI,
     timeout: 180_000,
   },
