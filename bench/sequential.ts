@@ -7,7 +7,8 @@
  *
  * The models are built once into the git-ignored .cache/bench-models/ (about 0.6 GB and 2 GB of weights
  * for the full depths). `--only sequential:smollm2-135m` (or `qwen2.5-0.5b`) runs one model;
- * PPS_BENCH_SAMPLES=N changes the sample count for a slow machine (the rows then say so).
+ * PPS_BENCH_SAMPLES=N changes the sample count, and PPS_BENCH_PRUNE_FLAGS adds CLI flags (e.g. `--no-filter`),
+ * for a slow machine; the rows then say so.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -59,16 +60,17 @@ const describeRun = (label: string, r: Measured) => `${label} ${r.seconds.toFixe
 
 export async function rows(only: ReadonlySet<string> = new Set()): Promise<Row[]> {
   const samples = Number(process.env.PPS_BENCH_SAMPLES ?? 32);
+  const flags = (process.env.PPS_BENCH_PRUNE_FLAGS ?? '').split(' ').filter(Boolean);
   const out: Row[] = [];
   for (const [name, shape] of Object.entries(MODELS)) {
     if (only.size && !only.has(name)) continue;
     const half = { ...shape, layers: Math.floor(shape.layers / 2) };
     const full = await modelFolder(name, shape);
     const shallow = await modelFolder(name, half);
-    const sequential = await prune(full, samples, []);
-    const oneShot = await prune(full, samples, ['--no-sequential']);
-    const sequentialHalf = await prune(shallow, samples, []);
-    const described = `synthetic ${name} shape (hidden ${shape.hidden}, FFN ${shape.ffn}, ${shape.heads}/${shape.kvHeads} heads, vocab ${shape.vocab}), CLI prune defaults at ${SPARSITY} sparsity, ${samples} samples per set`;
+    const sequential = await prune(full, samples, flags);
+    const oneShot = await prune(full, samples, [...flags, '--no-sequential']);
+    const sequentialHalf = await prune(shallow, samples, flags);
+    const described = `synthetic ${name} shape (hidden ${shape.hidden}, FFN ${shape.ffn}, ${shape.heads}/${shape.kvHeads} heads, vocab ${shape.vocab}), CLI prune defaults at ${SPARSITY} sparsity, ${samples} samples per set${flags.length ? `, ${flags.join(' ')}` : ''}`;
     out.push(
       {
         group: 'sequential',
