@@ -33,6 +33,8 @@ const SPARSITY = 0.25;
 
 interface Measured {
   seconds: number;
+  /** User + system CPU seconds: steadier than wall time on a machine shared with other work. */
+  cpuSeconds: number;
   peakRssMb: number;
 }
 
@@ -46,17 +48,18 @@ async function prune(model: string, samples: number, extra: string[]): Promise<M
   const out = await mkdtemp(join(tmpdir(), 'pps-bench-prune-'));
   try {
     const cli = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'prune', '--model', model, '--persona', PERSONA, '--sparsity', String(SPARSITY)];
-    const args = ['-f', 'PPS_TIME %e %M', ...cli, '--samples', String(samples), ...extra, '--out', join(out, 'pruned')];
+    const args = ['-f', 'PPS_TIME %e %M %U %S', ...cli, '--samples', String(samples), ...extra, '--out', join(out, 'pruned')];
     const { stderr } = await run('/usr/bin/time', args, { cwd: root, maxBuffer: 1 << 28 });
-    const m = /PPS_TIME ([\d.]+) (\d+)/.exec(stderr);
+    const m = /PPS_TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(stderr);
     if (!m) throw new Error(`no timing from /usr/bin/time: ${stderr.slice(-500)}`);
-    return { seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024 };
+    return { seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024, cpuSeconds: Number(m[3]) + Number(m[4]) };
   } finally {
     await rm(out, { recursive: true, force: true });
   }
 }
 
-const describeRun = (label: string, r: Measured) => `${label} ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB`;
+const describeRun = (label: string, r: Measured) => `${label} ${r.seconds.toFixed(1)} s (CPU ${r.cpuSeconds.toFixed(1)} s), peak RSS ${r.peakRssMb.toFixed(0)} MB`;
+const ratios = (a: Measured, b: Measured) => `${(a.seconds / b.seconds).toFixed(2)}x (CPU time ${(a.cpuSeconds / b.cpuSeconds).toFixed(2)}x)`;
 
 export async function rows(only: ReadonlySet<string> = new Set()): Promise<Row[]> {
   const samples = Number(process.env.PPS_BENCH_SAMPLES ?? 32);
@@ -75,13 +78,13 @@ export async function rows(only: ReadonlySet<string> = new Set()): Promise<Row[]
       {
         group: 'sequential',
         measurement: `${name}, ${shape.layers} layers: sequential ÷ one-shot prune time (target <= 1.5)`,
-        value: `${(sequential.seconds / oneShot.seconds).toFixed(2)}x`,
+        value: ratios(sequential, oneShot),
         notes: `${described}; ${describeRun('sequential', sequential)}; ${describeRun('one-shot (--no-sequential)', oneShot)}`,
       },
       {
         group: 'sequential',
         measurement: `${name}: ${shape.layers}-layer ÷ ${half.layers}-layer sequential prune time (target <= 2.2)`,
-        value: `${(sequential.seconds / sequentialHalf.seconds).toFixed(2)}x`,
+        value: ratios(sequential, sequentialHalf),
         notes: `${described}; ${describeRun(`${half.layers} layers:`, sequentialHalf)}`,
       },
     );

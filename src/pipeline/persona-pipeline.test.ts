@@ -140,7 +140,7 @@ describe('PersonaPipeline on the built-in model', () => {
     // layer-wise pass over both sets for the Grams on the model pruned so far.
     expect(calls.calibrate.map((c) => [c.gram, c.plan])).toEqual([[false, false], [false, false]]);
     expect(calls.layerwise).toBe(1);
-    expect(pirate.manifest.sequentialCalibration).toEqual({ mode: 'layer-wise' });
+    expect(pirate.manifest.sequential_calibration).toEqual({ mode: 'layer-wise' });
 
     // The persona set: the most sensitive prompts, each rendered with the persona prefix and answered under it.
     const summary = pirate.calibration.persona!;

@@ -158,7 +158,7 @@ export class PersonaPipeline {
     onScoring(shape.numLayers, shape.numLayers);
 
     const manifest = pruningManifestFields(req, method, plan, calibration, { genericMix: reconstruct && generic ? genericMix : undefined });
-    if (sequential) manifest.sequentialCalibration = sequential;
+    if (sequential) manifest.sequential_calibration = sequential;
     const outcome: PruneOutcome = { request: req, method, plan, calibration, manifest };
     if (options.out) {
       signal?.throwIfAborted();
