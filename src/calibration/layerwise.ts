@@ -29,6 +29,8 @@ export interface LayerSolution {
   down: Float32Array;
 }
 
+type LayerSession = OrtSession & { release(): Promise<void> };
+
 export interface LayerwiseModel {
   ort: OrtModule;
   config: ModelConfig;
@@ -36,8 +38,8 @@ export interface LayerwiseModel {
   /** Dense down_proj [C, hidden] per layer (the weights a solution's rows replace). */
   downs: readonly Float32Array[];
   hidden: number;
-  /** A session for one cut graph; `release` is called when the layer is done with it. */
-  session(graph: OnnxModel): Promise<OrtSession & { release(): Promise<void> }>;
+  /** A session for one cut graph; `release` is called once its outputs have been used. */
+  session(graph: OnnxModel): Promise<LayerSession>;
 }
 
 export interface LayerwiseOptions {
@@ -68,22 +70,34 @@ export async function runLayerwise(model: LayerwiseModel, sets: readonly (readon
   });
   // The residual stream entering the current layer, per set and batch (none before layer 0).
   let states: (OrtTensor | undefined)[][] = batches.map((b) => b.map(() => undefined));
+  // The session that made `states`: onnxruntime-web's GPU-buffer outputs die with their session, so a
+  // session is released only once its outputs have been read by the next one.
+  let statesSession: LayerSession | undefined;
   const total = model.cuts.length;
   try {
     for (const cut of model.cuts) {
-      const { stats, parts } = await runHeads(model, cut, batches, states, options);
-      disposeAll(states.flat().filter((t): t is OrtTensor => t !== undefined));
-      states = batches.map((b) => b.map(() => undefined));
+      const head = await model.session(cut.head);
       try {
-        const solution = await options.solve(cut.layer, stats);
-        states = await runTails(model, cut, parts, solution, options.signal);
+        const { stats, parts } = await runHeads(head, model, cut, batches, states, options);
+        disposeAll(states.flat().filter((t): t is OrtTensor => t !== undefined));
+        states = batches.map((b) => b.map(() => undefined));
+        await statesSession?.release();
+        statesSession = undefined;
+        try {
+          const solution = await options.solve(cut.layer, stats);
+          statesSession = await model.session(cut.tail);
+          states = await runTails(statesSession, model, cut, parts, solution, options.signal);
+        } finally {
+          disposeAll(parts.flat().flatMap((p) => [p.x, p.r]));
+        }
       } finally {
-        disposeAll(parts.flat().flatMap((p) => [p.x, p.r]));
+        await head.release();
       }
       options.onProgress?.(cut.layer + 1, total);
     }
   } finally {
     disposeAll(states.flat().filter((t): t is OrtTensor => t !== undefined));
+    await statesSession?.release();
   }
 }
 
@@ -93,13 +107,13 @@ interface HeadOutput {
 }
 
 async function runHeads(
+  session: LayerSession,
   model: LayerwiseModel,
   cut: LayerCut,
   batches: readonly Batch[][],
   states: readonly (OrtTensor | undefined)[][],
   options: LayerwiseOptions,
 ): Promise<{ stats: LayerStats[]; parts: HeadOutput[][] }> {
-  const session = await model.session(cut.head);
   const parts: HeadOutput[][] = [];
   const stats: LayerStats[] = [];
   try {
@@ -132,17 +146,21 @@ async function runHeads(
   } catch (error) {
     disposeAll(parts.flat().flatMap((p) => [p.x, p.r]));
     throw error;
-  } finally {
-    await session.release();
   }
 }
 
-async function runTails(model: LayerwiseModel, cut: LayerCut, parts: readonly HeadOutput[][], solution: LayerSolution, signal?: AbortSignal): Promise<OrtTensor[][]> {
+async function runTails(
+  session: LayerSession,
+  model: LayerwiseModel,
+  cut: LayerCut,
+  parts: readonly HeadOutput[][],
+  solution: LayerSolution,
+  signal?: AbortSignal,
+): Promise<OrtTensor[][]> {
   const l = cut.layer;
   // A one-layer plan over this layer's inputs: the same weights the whole-model path feeds.
   const planned = { model: cut.tail, layers: [cut.plan], downs: [model.downs[l]!], hidden: model.hidden };
   const weights = planFeeds(model.ort, planned, { keep: [[...solution.keep]], downWeights: [solution.down] });
-  const session = await model.session(cut.tail);
   const next: OrtTensor[][] = [];
   try {
     for (const setParts of parts) {
@@ -160,7 +178,6 @@ async function runTails(model: LayerwiseModel, cut: LayerCut, parts: readonly He
     throw error;
   } finally {
     disposeAll(Object.values(weights));
-    await session.release();
   }
 }
 
