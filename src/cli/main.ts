@@ -11,6 +11,7 @@ import { pruneCommand } from './prune';
 import { evalCommand } from './eval';
 import { batchCommand } from './batch';
 import { CliUsageError } from './args';
+import { OutputPathError } from '../node/output-guard';
 
 const commands: Record<string, { usage: string; run: (args: string[]) => Promise<void> }> = {
   'import-gguf': importGgufCommand,
@@ -35,5 +36,6 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(error instanceof CliUsageError ? 2 : 1);
+  // A refused output path is bad input too.
+  process.exit(error instanceof CliUsageError || error instanceof OutputPathError ? 2 : 1);
 });
