@@ -11,7 +11,7 @@ import { pruneCommand } from './prune';
 import { evalCommand } from './eval';
 import { batchCommand } from './batch';
 import { CliUsageError } from './args';
-import { OutputPathError } from '../node/output-guard';
+import { exitCodeOf } from './exit-code';
 
 const commands: Record<string, { usage: string; run: (args: string[]) => Promise<void> }> = {
   'import-gguf': importGgufCommand,
@@ -36,6 +36,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-  // A refused output path is bad input too.
-  process.exit(error instanceof CliUsageError || error instanceof OutputPathError ? 2 : 1);
+  process.exit(exitCodeOf(error));
 });

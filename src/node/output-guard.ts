@@ -5,6 +5,7 @@
  * when it is empty or looks like one of our outputs, so `--overwrite` never deletes a user's unrelated files.
  */
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { looksLikeModelFolder, NOT_A_MODEL_FOLDER } from '../model/output-folder';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /** Bad output path: the CLI reports it as a usage error. */
@@ -22,10 +23,6 @@ export interface OutputCheck {
   /** The option's name in messages (default "--out"). */
   option?: string;
 }
-
-/** Files whose presence says a folder is a model folder we (or an exporter we read) wrote. */
-const OUTPUT_MARKERS = new Set(['config.json', 'genai_config.json', 'pruning.json']);
-const isOnnx = (name: string) => name.endsWith('.onnx');
 
 /**
  * The real path of `path` even when it does not exist yet: its nearest existing ancestor resolved through
@@ -50,13 +47,9 @@ function within(inner: string, outer: string): boolean {
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
-/** Empty, or holding config.json / genai_config.json / pruning.json / an ONNX graph (at the top or in onnx/). */
+/** Empty, or one of our outputs (see src/model/output-folder.ts). */
 export async function looksLikeOurOutput(dir: string): Promise<boolean> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  if (entries.length === 0) return true;
-  if (entries.some((e) => OUTPUT_MARKERS.has(e.name) || isOnnx(e.name))) return true;
-  const onnx = entries.find((e) => e.name === 'onnx' && e.isDirectory());
-  return onnx !== undefined && (await readdir(join(dir, 'onnx'))).some(isOnnx);
+  return looksLikeModelFolder(await readdir(dir), () => readdir(join(dir, 'onnx')).catch(() => []));
 }
 
 /** Refuses an output that is, lies inside, or contains one of `sources` (by real path). */
@@ -69,7 +62,7 @@ export async function checkNotSource(out: string, sources: OutputCheck['sources'
     const shown = realSource === resolve(source) ? source : `${source} (really ${realSource})`;
     if (real === realSource) throw new OutputPathError(`${option} ${out} is the model itself, ${shown}; choose another folder`);
     if (within(real, realSource)) throw new OutputPathError(`${option} ${out} lies inside the model folder ${shown}; choose a folder outside it`);
-    if (within(realSource, real)) throw new OutputPathError(`${option} ${out} contains the model ${shown}; replacing it would delete the model; choose another folder`);
+    if (within(realSource, real)) throw new OutputPathError(`${option} ${out} contains the model ${shown}; choose a folder that does not hold the model`);
   }
 }
 
@@ -88,7 +81,7 @@ export async function checkOutput(out: string, options: OutputCheck = {}): Promi
   if (target && !target.isDirectory()) throw new OutputPathError(`${option} ${out} is a file, not a folder; refusing to replace it`);
   if (target && !(await looksLikeOurOutput(out))) {
     throw new OutputPathError(
-      `refusing to replace ${out}: it is not empty and does not look like a model folder (no config.json, genai_config.json, pruning.json or ONNX graph in it); remove it yourself or choose another ${option}`,
+      `refusing to replace ${out}: ${NOT_A_MODEL_FOLDER}; remove it yourself or choose another ${option}`,
     );
   }
 }
