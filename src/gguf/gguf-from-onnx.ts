@@ -62,6 +62,30 @@ export function permuteRopeRows(rows: Float32Array, heads: number, headDim: numb
   return out;
 }
 
+/** The first `headDim` rows of each `padded`-row head; the dropped rows must be zero. */
+function unpadHeadRows(rows: Float32Array, heads: number, padded: number, headDim: number, inDim: number): Float32Array {
+  const out = new Float32Array(heads * headDim * inDim);
+  for (let h = 0; h < heads; h++) {
+    const head = rows.subarray(h * padded * inDim, (h + 1) * padded * inDim);
+    if (head.subarray(headDim * inDim).some((v) => v !== 0)) throw new GgufExportError(`Attention head ${h} is ${padded} wide and its dims past ${headDim} are not zero padding`);
+    out.set(head.subarray(0, headDim * inDim), h * headDim * inDim);
+  }
+  return out;
+}
+
+/** o_proj rows [outDim][heads * padded] → [outDim][heads * headDim]; dropped columns must be zero. */
+function unpadHeadColumns(rows: Float32Array, outDim: number, heads: number, padded: number, headDim: number): Float32Array {
+  const out = new Float32Array(outDim * heads * headDim);
+  for (let o = 0; o < outDim; o++) {
+    for (let h = 0; h < heads; h++) {
+      const from = o * heads * padded + h * padded;
+      if (rows.subarray(from + headDim, from + padded).some((v) => v !== 0)) throw new GgufExportError(`Attention head ${h} is ${padded} wide and its dims past ${headDim} are not zero padding`);
+      out.set(rows.subarray(from, from + headDim), o * heads * headDim + h * headDim);
+    }
+  }
+  return out;
+}
+
 const attrOf = (n: NodeProto, name: string) => n.attribute?.find((a) => a.name === name);
 
 export async function onnxLlamaSource(model: OnnxModel, read: InitializerReader, options: OnnxGgufOptions): Promise<LlamaGgufSource> {
@@ -117,23 +141,27 @@ export async function onnxLlamaSource(model: OnnxModel, read: InitializerReader,
     const role = ATTN.exec(n.name ?? '')?.[1];
     if (role && (n.op_type === 'MatMul' || n.op_type === 'MatMulNBits')) attention[layer]!.set(role, projection(i, `layer ${layer} ${role}`));
   });
-  const qDim = nHeads * headDim;
-  const kvDim = nKvHeads * headDim;
+  // The graph's head size: config's, or larger when heads are zero-padded (onnxruntime's CPU
+  // GroupQueryAttention needs head_size % 16 == 0); padded dims are dropped again below.
+  let graphHead = headDim;
   attention.forEach((a, l) => {
     if (!(a.has('qkv_proj') || (a.has('q_proj') && a.has('k_proj') && a.has('v_proj'))) || !a.has('o_proj')) {
       throw new GgufExportError(`Layer ${l}: attention projections not found (need q_proj, k_proj, v_proj or qkv_proj, and o_proj in node names)`);
     }
     const q = a.get('qkv_proj') ?? a.get('q_proj')!;
-    const outs = a.has('qkv_proj') ? qDim + 2 * kvDim : qDim;
-    if (q.inFeatures !== dim || q.outFeatures !== outs) {
-      throw new GgufExportError(`Layer ${l}: attention is ${q.inFeatures}→${q.outFeatures}, config.json implies ${dim}→${outs} (${nHeads} heads, ${nKvHeads} KV heads of ${headDim})`);
+    const perHead = q.outFeatures / (a.has('qkv_proj') ? nHeads + 2 * nKvHeads : nHeads);
+    if (q.inFeatures !== dim || !Number.isInteger(perHead) || perHead < headDim || (l > 0 && perHead !== graphHead)) {
+      throw new GgufExportError(`Layer ${l}: attention is ${q.inFeatures}→${q.outFeatures}, which does not fit config.json's ${nHeads} heads and ${nKvHeads} KV heads of ${headDim} on width ${dim}`);
     }
+    graphHead = perHead;
     const g = gqa[l];
     const scale = g && attrOf(g, 'scale')?.f;
-    if (scale && Math.abs(scale * Math.sqrt(headDim) - 1) > 1e-6) {
-      throw new GgufExportError(`Layer ${l}: attention scale ${scale} is not 1/sqrt(head_dim ${headDim}), which llama.cpp's llama architecture always uses`);
+    if ((scale && Math.abs(scale * Math.sqrt(headDim) - 1) > 1e-6) || (!scale && perHead !== headDim)) {
+      throw new GgufExportError(`Layer ${l}: attention scale ${scale ?? `1/sqrt(${perHead})`} is not 1/sqrt(head_dim ${headDim}), which llama.cpp always uses`);
     }
   });
+  const qDim = nHeads * graphHead;
+  const kvDim = nKvHeads * graphHead;
   // genai's GroupQueryAttention may apply RoPE itself, interleaved (GGUF order) or not; HF graphs rotate halves.
   const interleaved = (l: number) => {
     const g = gqa[l];
@@ -168,6 +196,7 @@ export async function onnxLlamaSource(model: OnnxModel, read: InitializerReader,
       const [start, count] = role === 'q' ? [0, qDim] : role === 'k' ? [qDim, kvDim] : [qDim + kvDim, kvDim];
       r = all.slice(start * dim, (start + count) * dim);
     }
+    if (graphHead !== headDim) r = role === 'o' ? unpadHeadColumns(r, dim, nHeads, graphHead, headDim) : unpadHeadRows(r, role === 'q' ? nHeads : nKvHeads, graphHead, headDim, dim);
     if ((role === 'q' || role === 'k') && !interleaved(l)) r = permuteRopeRows(r, role === 'q' ? nHeads : nKvHeads, headDim, dim);
     return r;
   };

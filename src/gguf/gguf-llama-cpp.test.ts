@@ -4,15 +4,16 @@
  * text and greedy continuations from BOS, for a uniform plan (arch llama) and an uneven one (arch
  * deci), from the pruned ONNX folder and from the original GGUF with the plan, F32 / F16 / Q8_0.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, type Llama } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importGguf } from '../import/import-gguf';
 import { builtinGgufPath, loadBuiltin } from '../import/test-fixtures';
 import { forwardLogits } from '../model/generate';
+import { loadTokenizer } from '../model/tokenizer';
 import { writeFolderAtomic } from '../node/folder-io';
 import { exportPrunedFolder } from '../onnx/prune-folder-node';
 import type { KeepPlan } from '../pruning/keep-plan';
@@ -42,7 +43,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pps-gguf-'));
   await writeFolderAtomic(join(dir, 'model'), importGguf(await loadBuiltin()));
   for (const [name, plan] of Object.entries(plans)) await exportPrunedFolder({ modelDir: join(dir, 'model'), plan, outDir: join(dir, name) });
-  llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error', progressLogs: false, skipDownload: true });
+  llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false, skipDownload: true });
 }, 120_000);
 
 afterAll(async () => {
@@ -86,11 +87,11 @@ async function llamaCppRun(path: string): Promise<Run> {
   const context = await model.createContext({ contextSize: 128, batchSize: 128, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
   try {
     const sequence = context.getSequence();
-    const evaluated = await sequence.controlledEvaluate(TEXT.map((t) => [t, { generateNext: { probabilities: true } }] as const));
+    const evaluated = await sequence.controlledEvaluate(TEXT.map((t) => [t as Token, { generateNext: { probabilities: true } }] as const));
     const logProbs = evaluated.map((e) => new Map([...(e?.next?.probabilities ?? new Map<number, number>())].map(([id, p]) => [id, Math.log(p)] as [number, number])));
     await sequence.clearHistory();
     const greedy: number[] = [];
-    for await (const token of sequence.evaluate([1], { temperature: 0 })) {
+    for await (const token of sequence.evaluate([1 as Token], { temperature: 0 })) {
       greedy.push(token);
       if (greedy.length === GREEDY) break;
     }
@@ -158,3 +159,29 @@ describe.each(['uniform', 'uneven'] as const)('GGUF of the %s plan in llama.cpp'
     expect(cpp.greedy).toEqual(onnx.greedy);
   }, 60_000);
 });
+
+describe('tokenizer metadata in llama.cpp', () => {
+  const texts = ['Once upon a time, there was a little girl named Lily.', 'The pirate Bob said: "Arr!" and jumped  into the sea.', 'naïve café 🙂 12345', ' leading space'];
+
+  it('rebuilt from tokenizer.json, tokenizes like our tokenizer and like the original GGUF', async () => {
+    const out = join(dir, 'tokenizer-check.gguf');
+    await exportGgufFile({ model: join(dir, 'uniform'), out, type: 'f32' });
+    const ours = loadTokenizer(JSON.parse(await readFile(join(dir, 'model/tokenizer.json'), 'utf8')), JSON.parse(await readFile(join(dir, 'model/tokenizer_config.json'), 'utf8')));
+    const exported = await llama.loadModel({ modelPath: out });
+    const original = await llama.loadModel({ modelPath: builtinGgufPath });
+    try {
+      for (const text of texts) {
+        const ids = ours.encode(text);
+        expect(Array.from(exported.tokenize(text))).toEqual(ids);
+        expect(Array.from(original.tokenize(text))).toEqual(ids);
+        expect(exported.detokenize(exported.tokenize(text))).toBe(original.detokenize(original.tokenize(text)));
+      }
+      expect(exported.tokens.bos).toBe(original.tokens.bos);
+      expect(exported.tokens.eos).toBe(original.tokens.eos);
+    } finally {
+      await exported.dispose();
+      await original.dispose();
+    }
+  }, 60_000);
+});
+
