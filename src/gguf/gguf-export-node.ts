@@ -8,14 +8,12 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readGguf } from '../import/gguf-file';
 import { ggufLayout } from '../import/gguf-writer';
-import type { ModelConfig } from '../model/config';
 import { exists } from '../node/folder-io';
 import { ModelFileSource } from '../onnx/model-stream-node';
 import { findModelFile } from '../onnx/prune-folder-node';
 import type { KeepPlan } from '../pruning/keep-plan';
 import { ggufLlamaSource } from './gguf-from-gguf';
-import { onnxLlamaSource } from './gguf-from-onnx';
-import { ggufTokenizerMetadata } from './gguf-tokenizer';
+import { folderGgufSource } from './gguf-from-folder';
 import { GgufExportError, planLlamaGguf, type GgufExportPlan, type GgufWeightType, type LlamaGgufSource } from './llama-gguf';
 
 export interface GgufFileOptions {
@@ -55,14 +53,6 @@ export async function writeGgufFile(plan: GgufExportPlan, path: string, onTensor
   return layout.size;
 }
 
-const readJson = async (path: string) => {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new GgufExportError((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} is missing` : `${path}: ${(error as Error).message}`);
-  }
-};
-
 async function openSource(model: string, plan: KeepPlan | undefined): Promise<{ source: LlamaGgufSource; close: () => Promise<void> }> {
   if (model.toLowerCase().endsWith('.gguf')) {
     const bytes = await readFile(model);
@@ -70,13 +60,16 @@ async function openSource(model: string, plan: KeepPlan | undefined): Promise<{ 
     return { source: ggufLlamaSource(gguf, plan), close: async () => {} };
   }
   const graph = await ModelFileSource.open(join(model, await findModelFile(model)));
+  const readJson = async (name: string) => {
+    const path = join(model, name);
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new GgufExportError((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} is missing` : `${path}: ${(error as Error).message}`);
+    }
+  };
   try {
-    const config = (await readJson(join(model, 'config.json'))) as ModelConfig;
-    const tokenizer = await readJson(join(model, 'tokenizer.json'));
-    const tokenizerConfig = await readJson(join(model, 'tokenizer_config.json'));
-    const metadata = (vocabSize: number) => ggufTokenizerMetadata(tokenizer, tokenizerConfig, config, vocabSize);
-    const source = await onnxLlamaSource(graph.model, (t) => graph.tensorData(t), { config, metadata, plan });
-    return { source, close: () => graph.close() };
+    return { source: await folderGgufSource(graph.model, (t) => graph.tensorData(t), readJson, plan), close: () => graph.close() };
   } catch (error) {
     await graph.close();
     throw error;
