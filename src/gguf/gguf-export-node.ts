@@ -40,11 +40,14 @@ export async function writeGgufFile(plan: GgufExportPlan, path: string, onTensor
   const handle = await open(path, 'wx');
   try {
     await handle.write(layout.header, 0, layout.header.length, 0);
+    // the next tensor is read and converted while the previous one is written (at most two in memory)
+    let writing: Promise<unknown> = Promise.resolve();
     for (const [i, t] of plan.tensors.entries()) {
       const data = await t.encode();
-      await handle.write(data, 0, data.length, layout.offsets[i]!);
-      onTensor?.(i + 1, plan.tensors.length);
+      await writing;
+      writing = handle.write(data, 0, data.length, layout.offsets[i]!).then(() => onTensor?.(i + 1, plan.tensors.length));
     }
+    await writing;
     // the last tensor ends the file; padding gaps before it are holes that read as zeros
     await handle.truncate(layout.size);
   } finally {

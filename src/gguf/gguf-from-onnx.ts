@@ -10,11 +10,11 @@
 import type { GGUFTypedMetadata } from '@huggingface/gguf';
 import type { ModelConfig } from '../model/config';
 import { asProjection, discoverFfns, layerHint, type FfnProjection } from '../onnx/ffn-discovery';
-import { decodeFloats } from '../onnx/float-tensor';
+import { decodeFloats, transpose } from '../onnx/float-tensor';
 import { GraphIndex } from '../onnx/graph-index';
 import { dequantizeInt4 } from '../onnx/int4';
 import type { OnnxModel } from '../onnx/model-io';
-import type { NodeProto, TensorProto } from '../onnx/proto';
+import { DataType, type NodeProto, type TensorProto } from '../onnx/proto';
 import { readInt4 } from '../onnx/prune-export';
 import type { KeepPlan } from '../pruning/keep-plan';
 import { validateKeepPlan } from '../pruning/keep-plan';
@@ -31,19 +31,16 @@ export interface OnnxGgufOptions {
   plan?: KeepPlan;
 }
 
-/** Rows [out][in] of a projection (MatMul B is [in][out]; MatMulNBits dequantized the same way). */
-async function projectionRows(index: GraphIndex, proj: FfnProjection, read: InitializerReader): Promise<Float32Array> {
-  const w = proj.weight;
-  const byName = (name: string) => read(index.initializers.get(name)!);
-  const inOut = w.format === 'float' ? decodeFloats(await byName(w.initializer), w.dataType) : dequantizeInt4(await readInt4(w, byName, layerHint(proj.node) ?? -1));
-  return transpose(inOut, proj.inFeatures, proj.outFeatures);
+/** float32 values of tensor bytes; aligned FLOAT bytes are viewed, not copied (readers return fresh buffers or the model's own bytes, never written to). */
+function floatsOf(bytes: Uint8Array, dataType: number): Float32Array {
+  return dataType === DataType.FLOAT && bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : decodeFloats(bytes, dataType);
 }
 
-/** [rows][cols] → [cols][rows]. */
-function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(m.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = m[r * cols + c]!;
-  return t;
+/** A projection's weight as stored: [in][out] (MatMul's B; MatMulNBits dequantized the same way). */
+async function projectionInOut(index: GraphIndex, proj: FfnProjection, read: InitializerReader): Promise<Float32Array> {
+  const w = proj.weight;
+  const byName = (name: string) => read(index.initializers.get(name)!);
+  return w.format === 'float' ? floatsOf(await byName(w.initializer), w.dataType) : dequantizeInt4(await readInt4(w, byName, layerHint(proj.node) ?? -1));
 }
 
 /**
@@ -84,6 +81,12 @@ function unpadHeadColumns(rows: Float32Array, outDim: number, heads: number, pad
     }
   }
   return out;
+}
+
+/** Whether a [rows][cols] equals b [cols][rows] transposed. */
+function sameTransposed(a: Float32Array, b: Float32Array, rows: number, cols: number): boolean {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (a[r * cols + c] !== b[c * rows + r]) return false;
+  return true;
 }
 
 const attrOf = (n: NodeProto, name: string) => n.attribute?.find((a) => a.name === name);
@@ -182,8 +185,8 @@ export async function onnxLlamaSource(model: OnnxModel, read: InitializerReader,
     contextLength: cfg.max_position_embeddings ?? 2048,
     tiedOutput: false,
   };
-  const floats = async (t: TensorProto) => decodeFloats(await read(t), t.data_type!);
-  const rows = (p: FfnProjection) => projectionRows(index, p, read);
+  const floats = async (t: TensorProto) => floatsOf(await read(t), t.data_type!);
+  const rows = async (p: FfnProjection) => transpose(await projectionInOut(index, p, read), p.inFeatures, p.outFeatures);
 
   const attentionRows = async (l: number, role: 'q' | 'k' | 'v' | 'o'): Promise<Float32Array> => {
     const a = attention[l]!;
@@ -238,8 +241,10 @@ export async function onnxLlamaSource(model: OnnxModel, read: InitializerReader,
   };
 
   // Tied embeddings (exporters often store the LM head as a transposed copy): equal values mean
-  // llama.cpp can reuse token_embd.weight, as the original checkpoint did.
-  const [embedValues, headRows] = [await tensor('token_embd.weight'), await tensor('output.weight')];
-  shape.tiedOutput = embedValues.length === headRows.length && embedValues.every((v, i) => v === headRows[i]);
+  // llama.cpp can reuse token_embd.weight, as the original checkpoint did. Compared in place, stopping
+  // at the first difference.
+  const embedValues = await floats(embed);
+  const headInOut = lmHead.outFeatures === vocabSize && lmHead.inFeatures === dim ? await projectionInOut(index, lmHead, read) : undefined;
+  shape.tiedOutput = !!headInOut && sameTransposed(embedValues, headInOut, vocabSize, dim);
   return { shape, metadata: options.metadata(vocabSize), tensor };
 }

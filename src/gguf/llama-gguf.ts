@@ -10,7 +10,7 @@
  */
 import { GGMLQuantizationType, GGUFValueType } from '@huggingface/gguf';
 import type { GGUFTypedMetadata } from '@huggingface/gguf';
-import { encodeF16, encodeF32, ggufLayout, type GgufTensorEntry } from '../import/gguf-writer';
+import { encodeF16, ggufLayout, type GgufTensorEntry } from '../import/gguf-writer';
 import { Q8_0_BLOCK, q8_0Bytes, quantizeQ8_0 } from './q8-0';
 
 export class GgufExportError extends Error {
@@ -58,6 +58,9 @@ export interface GgufExportPlan {
   /** Matrices kept at F16 under q8_0 because their rows are not whole 32-value blocks. */
   f16Fallbacks: string[];
 }
+
+/** F32 data as it is (sources hand out fresh arrays or read-only views; the writer only reads). */
+const viewBytes = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
 /** llama_ftype values for general.file_type. */
 const FILE_TYPE: Record<GgufWeightType, number> = { f32: 0, f16: 1, q8_0: 7 };
@@ -150,7 +153,7 @@ export function planLlamaGguf(source: LlamaGgufSource, type: GgufWeightType): Gg
       if (type === 'q8_0' && ggmlType === GGMLQuantizationType.F16) f16Fallbacks.push(name);
     }
     const byteLength = ggmlType === GGMLQuantizationType.F32 ? 4 * elements : ggmlType === GGMLQuantizationType.F16 ? 2 * elements : q8_0Bytes(elements);
-    const encoder = ggmlType === GGMLQuantizationType.F32 ? encodeF32 : ggmlType === GGMLQuantizationType.F16 ? encodeF16 : quantizeQ8_0;
+    const encoder = ggmlType === GGMLQuantizationType.F32 ? viewBytes : ggmlType === GGMLQuantizationType.F16 ? encodeF16 : quantizeQ8_0;
     return {
       name,
       shape,
