@@ -101,6 +101,9 @@ export async function onnxLlamaSource(model: OnnxModel, read: InitializerReader,
   const nHeads = cfg.num_attention_heads;
   const nKvHeads = cfg.num_key_value_heads ?? nHeads;
   const headDim = cfg.head_dim ?? cfg.hidden_size / nHeads;
+  // llama.cpp would need these as GGUF keys (and Llama-3 scaling as a rope_freqs tensor); refuse rather than write a model that drifts
+  if (cfg.rope_scaling) throw new GgufExportError(`config.json sets rope_scaling ${JSON.stringify(cfg.rope_scaling)}, which GGUF export does not carry over yet`);
+  if (cfg.partial_rotary_factor !== undefined && cfg.partial_rotary_factor !== 1) throw new GgufExportError('Partial RoPE (partial_rotary_factor) is not supported by GGUF export');
 
   const projection = (nodeIndex: number, what: string): FfnProjection => {
     const m = asProjection(index, nodeIndex);
