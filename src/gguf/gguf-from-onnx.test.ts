@@ -3,14 +3,15 @@
  * SkipSimplifiedLayerNormalization, zero-padded heads, int4 MatMulNBits): an F32 export holds exactly
  * the weights each graph computes with, which every fixture records as its reference GGUF.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtureSet, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
 import { readGguf } from '../import/gguf-file';
 import { unpermuteRopeRows } from '../import/llama-onnx';
 import { exportGgufFile } from './gguf-export-node';
+import { ggufFromFolderFiles } from './gguf-from-folder';
 import { permuteRopeRows } from './gguf-from-onnx';
 
 const NAMES: FixtureName[] = ['optimum-fp32', 'optimum-fp16', 'genai-fp32', 'genai-fp16', 'genai-int4'];
@@ -49,6 +50,19 @@ describe('ONNX → GGUF tensors', () => {
     for (const key of ['tokenizer.ggml.tokens', 'tokenizer.ggml.token_type', 'tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id']) {
       expect(exported.metadata[key], key).toEqual(reference.metadata[key]);
     }
+  }, 60_000);
+
+  it('the studio’s in-memory conversion of a folder writes the same bytes as the CLI', async () => {
+    const fixture = set.fixtures['genai-int4'];
+    const names = (await readdir(fixture.dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    const files = await Promise.all(names.map(async (e) => ({ path: relative(fixture.dir, join(e.parentPath, e.name)).split(sep).join('/'), data: new Uint8Array(await readFile(join(e.parentPath, e.name))) })));
+    const path = join(out, 'cli-q8.gguf');
+    await exportGgufFile({ model: fixture.dir, out: path, type: 'q8_0' });
+    const progress: number[] = [];
+    const inMemory = await ggufFromFolderFiles(files, 'q8_0', (done) => progress.push(done));
+    expect(inMemory.arch).toBe('llama');
+    expect(Buffer.from(inMemory.bytes).equals(await readFile(path))).toBe(true);
+    expect(progress.at(-1)).toBe(progress.length);
   }, 60_000);
 
   it('permuteRopeRows inverts the importer’s unpermuteRopeRows', () => {
