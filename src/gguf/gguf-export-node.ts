@@ -8,7 +8,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readGguf } from '../import/gguf-file';
 import { ggufLayout } from '../import/gguf-writer';
-import { exists } from '../node/folder-io';
+import { checkOutput } from '../node/output-guard';
 import { ModelFileSource } from '../onnx/model-stream-node';
 import { findModelFile } from '../onnx/prune-folder-node';
 import type { KeepPlan } from '../pruning/keep-plan';
@@ -81,7 +81,7 @@ async function openSource(model: string, plan: KeepPlan | undefined): Promise<{ 
 
 export async function exportGgufFile(options: GgufFileOptions): Promise<GgufFileResult> {
   const target = resolve(options.out);
-  if (!options.overwrite && (await exists(target))) throw new Error(`${options.out} already exists; choose another file or pass --overwrite`);
+  await checkOutput(options.out, { overwrite: options.overwrite, sources: [options.model], kind: 'file' });
   const { source, close } = await openSource(options.model, options.plan);
   const temp = `${target}.partial-${process.pid}`;
   try {
