@@ -18,6 +18,8 @@ import { BrowserPipelineRuntime } from './studio-runtime';
 import { answerNll, buildEvaluationSets, type EvaluationSets } from './studio-evaluation';
 import { verifyExport, zipFolder } from './studio-export';
 import { planWithOverrides } from './studio-plan';
+import { ggufFromFolderFiles } from '../gguf/gguf-from-folder';
+import type { GgufWeightType } from '../gguf/llama-gguf';
 import type { CalibrationData, PlanParams, PlanSummary, StudioEvent, StudioModelSource, StudioProgress, StudioRequest, TrialParams } from './studio-protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -71,6 +73,8 @@ async function handle(message: StudioRequest): Promise<void> {
       return chat(message.requestId, message.text, message.persona, message.params, message.maxNewTokens);
     case 'export':
       return exportFolder(message.requestId, message.params, message.folderName);
+    case 'export-gguf':
+      return exportGguf(message.requestId, message.files, message.fileName, message.ggufType);
   }
 }
 
@@ -374,4 +378,10 @@ async function exportFolder(requestId: number, params: PlanParams, folderName: s
       verifiedSamples: verified.samples,
     },
   });
+}
+
+/** The verified folder as one GGUF for llama.cpp (converted from the folder's own files, so it holds exactly what was checked). */
+async function exportGguf(requestId: number, files: { path: string; data: Uint8Array }[], fileName: string, ggufType: GgufWeightType) {
+  const gguf = await ggufFromFolderFiles(files, ggufType, (done, total) => post({ type: 'gguf-progress', requestId, done, total }));
+  post({ type: 'exported-gguf', requestId, result: { fileName, data: gguf.bytes, ggufType, arch: gguf.arch } }, [gguf.bytes.buffer as ArrayBuffer]);
 }
