@@ -36,7 +36,12 @@ afterAll(async () => {
 
 /** The Node runtime, recording what the pipeline asks of it. */
 function recording(rt: NodePipelineRuntime) {
-  const calls = { generate: [] as number[][], hidden: 0, calibrate: [] as { samples: readonly CalibrationSample[]; gram: boolean; plan: boolean }[] };
+  const calls = {
+    generate: [] as number[][],
+    hidden: 0,
+    calibrate: [] as { samples: readonly CalibrationSample[]; gram: boolean; plan: boolean }[],
+    heldOutKl: [] as (readonly CalibrationSample[])[],
+  };
   const runtime: PipelineRuntime = {
     config: rt.config,
     tokenizerConfig: rt.tokenizerConfig,
@@ -55,6 +60,10 @@ function recording(rt: NodePipelineRuntime) {
       return rt.calibrate(samples, options);
     },
     evaluateNll: (sequences, plan) => rt.evaluateNll(sequences, plan),
+    heldOutKl: (samples, plan, options) => {
+      calls.heldOutKl.push(samples);
+      return rt.heldOutKl(samples, plan, options);
+    },
     exportModel: (request) => rt.exportModel(request),
   };
   return { runtime, calls };
