@@ -110,7 +110,9 @@ function resolveSearch(search: PruneRequest['search'], method: PruneMethod, samp
   }
   if (!Number.isInteger(settings.generations) || settings.generations < 0) throw new PruneRequestError(`search generations must be a non-negative integer, got ${settings.generations}`);
   if (samples + settings.heldOutSamples > questions) {
-    throw new PruneRequestError(`samples (${samples}) plus held-out samples (${settings.heldOutSamples}) is ${samples + settings.heldOutSamples}, but the question bank for this model has only ${questions} prompts`);
+    throw new PruneRequestError(
+      `samples (${samples}) plus held-out samples (${settings.heldOutSamples}) is ${samples + settings.heldOutSamples}, but the question bank for this model has only ${questions} prompts: use at most ${questions - settings.heldOutSamples} samples, or turn the plan search off`,
+    );
   }
   return { ...settings, quickSamples: Math.min(settings.quickSamples, settings.heldOutSamples) };
 }
