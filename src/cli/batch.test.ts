@@ -51,7 +51,8 @@ describe('npm run cli -- batch', () => {
     // Different personas, different calibration data, different plans.
     const keeps = await Promise.all(summary.personas.map(async (p) => JSON.parse(await readFile(join(p.out, 'pruning.json'), 'utf8')).keep));
     expect(keeps[0]).not.toEqual(keeps[2]);
-  });
+    // Three personas, each with answer synthesis, sequential reconstruction and plan search.
+  }, 300_000);
 
   it('names folders from persona names and rejects a bad personas file', async () => {
     const taken = new Set<string>();

@@ -1,7 +1,7 @@
 /** The WebGPU held-out KL (dense logits kept on the GPU, KL kernel) against the CPU one on the same logits, on Dawn. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CalibrationSample } from '../calibration/engine-batches';
-import { CpuHeldOutKl } from '../eval/held-out-kl';
+import { CpuHeldOutKl, klBatches } from '../eval/held-out-kl';
 import type { OrtTensor } from '../model/ort';
 import { createRng } from '../model/sampling';
 import { createGpuContext, type GpuContext } from './context';
@@ -28,22 +28,24 @@ const samples: CalibrationSample[] = [5, 9, 3].map((n, i) => ({
   weights: Float32Array.from({ length: n }, (_, t) => (t < 2 ? 0 : 1 + i)),
 }));
 const gaussian = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-const denseLogits = samples.map((s) => Float32Array.from({ length: s.ids.length * VOCAB }, () => 3 * gaussian()));
+// Different lengths, so the batch has padding rows (weight 0, logits that must not count).
+const batches = klBatches(samples, VOCAB);
+const denseLogits = batches.map((b) => Float32Array.from({ length: b.rowWeights.length * VOCAB }, () => 3 * gaussian()));
 const plans = [0.1, 0.5].map((scale) => denseLogits.map((d) => d.map((v) => v + scale * gaussian())));
 
-/** Logits of a "model": sample i's logits from `table`, as a CPU array and as a GPU-buffer ORT output. */
+/** Logits of a "model": batch i's logits from `table`, as a CPU array and as a GPU-buffer ORT output. */
 function models(table: Float32Array[], calls: { count: number }) {
-  const index = (ids: readonly number[]) => samples.findIndex((s) => s.ids === ids);
-  const cpu = async (ids: readonly number[]) => {
+  const index = (batch: readonly CalibrationSample[]) => batches.findIndex((b) => b.samples[0] === batch[0]);
+  const cpu = async (batch: readonly CalibrationSample[]) => {
     calls.count++;
-    return { data: table[index(ids)]!, dims: [ids.length, VOCAB] as const };
+    return table[index(batch)]!;
   };
-  const onGpu: RunLogits = async (ids, read) => {
+  const onGpu: RunLogits = async (batch, read) => {
     calls.count++;
-    const data = table[index(ids)]!;
+    const data = table[index(batch)]!;
     const buffer = ctx.buffers.upload('logits', data, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     try {
-      return await read({ location: 'gpu-buffer', gpuBuffer: buffer, type: 'float32', size: data.length, dims: [1, ids.length, VOCAB] } as unknown as OrtTensor);
+      return await read({ location: 'gpu-buffer', gpuBuffer: buffer, type: 'float32', size: data.length, dims: [batch.length, data.length / VOCAB / batch.length, VOCAB] } as unknown as OrtTensor);
     } finally {
       ctx.buffers.destroy(buffer);
     }
@@ -62,14 +64,16 @@ describe('held-out KL on the GPU', () => {
       const cpuDense = models(denseLogits, cpuDenseCalls);
       for (const table of plans) {
         const pruned = models(table, { count: 0 });
-        const expected = await onCpu.evaluate(samples, cpuDense.cpu, pruned.cpu);
-        const actual = await onGpu.evaluate(ctx, samples, dense.onGpu, pruned.onGpu);
+        const expected = await onCpu.evaluate(samples, VOCAB, cpuDense.cpu, pruned.cpu);
+        const actual = await onGpu.evaluate(ctx, samples, VOCAB, dense.onGpu, pruned.onGpu);
         expect(actual.tokens).toBe(expected.tokens);
+        expect(actual.tokens).toBe(3 + 7 + 1);
         expect(actual.weight).toBe(expected.weight);
         expect(expected.meanKl).toBeGreaterThan(1e-3);
         expect(Math.abs(actual.meanKl - expected.meanKl)).toBeLessThan(1e-5 * Math.max(1, expected.meanKl));
       }
-      expect(denseCalls.count).toBe(budget > 0 ? samples.length : 2 * samples.length);
+      expect(batches).toHaveLength(1);
+      expect(denseCalls.count).toBe(budget > 0 ? 1 : 2);
       expect(cpuDenseCalls.count).toBe(denseCalls.count);
       onGpu.release();
     }

@@ -2,11 +2,11 @@
  * Held-out KL (eval/held-out-kl.ts) on WebGPU: dense and pruned logits stay on the GPU and the KL kernel
  * reduces them, so only one float per token comes back. The dense logits of the latest sample set are
  * copied into our own buffers and kept (within a byte budget), so each further plan costs one forward pass
- * per sample.
+ * per batch of samples.
  */
 import type { CalibrationSample } from '../calibration/engine-batches';
 import { samplesKey } from '../calibration/engine-checkpoint';
-import { DENSE_LOGITS_BUDGET, KlMean, klRowWeights, type KlSummary } from '../eval/held-out-kl';
+import { DENSE_LOGITS_BUDGET, KlMean, klBatches, type KlSummary } from '../eval/held-out-kl';
 import type { OrtTensor } from '../model/ort';
 import { GpuBuffers } from './buffers';
 import type { GpuContext, GpuTensor } from './context';
@@ -14,15 +14,15 @@ import { bindingBytes } from './elements';
 import { klDivergenceOnGpu } from './kl-divergence';
 import { gpuTensorOf } from './ort-tensor';
 
-/** Runs one full sequence and hands its logits output ([1, ids.length, vocab], 'gpu-buffer') to `read` before disposing it. */
-export type RunLogits = <T>(ids: readonly number[], read: (logits: OrtTensor) => Promise<T>) => Promise<T>;
+/** Runs one batch and hands its logits output ([rows, length, vocab], 'gpu-buffer') to `read` before disposing it. */
+export type RunLogits = <T>(samples: readonly CalibrationSample[], read: (logits: OrtTensor) => Promise<T>) => Promise<T>;
 
 export class GpuHeldOutKl {
   private cache?: { key: string; dense: GpuTensor[]; buffers: GpuBuffers };
 
   constructor(private readonly budgetBytes = DENSE_LOGITS_BUDGET) {}
 
-  async evaluate(ctx: GpuContext, samples: readonly CalibrationSample[], dense: RunLogits, pruned: RunLogits, signal?: AbortSignal): Promise<KlSummary> {
+  async evaluate(ctx: GpuContext, samples: readonly CalibrationSample[], vocab: number, dense: RunLogits, pruned: RunLogits, signal?: AbortSignal): Promise<KlSummary> {
     const key = samplesKey(samples);
     if (this.cache && (this.cache.key !== key || this.cache.buffers.device !== ctx.device)) this.release();
     const cached = this.cache;
@@ -31,17 +31,17 @@ export class GpuHeldOutKl {
     let bytes = 0;
     const mean = new KlMean();
     try {
-      for (const [i, sample] of samples.entries()) {
+      for (const [i, batch] of klBatches(samples, vocab).entries()) {
         signal?.throwIfAborted();
-        const weights = klRowWeights(sample);
+        const weights = batch.rowWeights;
         let denseLogits = cached?.dense[i];
         if (!denseLogits) {
-          denseLogits = await dense(sample.ids, async (logits) => copyTensor(ctx.device, buffers, gpuTensorOf(logits)));
+          denseLogits = await dense(batch.samples, async (logits) => copyTensor(ctx.device, buffers, gpuTensorOf(logits)));
           bytes += denseLogits.buffer.size;
           if (!cached && bytes <= this.budgetBytes) kept.push(denseLogits);
         }
         const d = denseLogits;
-        const kl = await pruned(sample.ids, (logits) => klDivergenceOnGpu(ctx, d, gpuTensorOf(logits), logits.dims[logits.dims.length - 1]!, weights));
+        const kl = await pruned(batch.samples, (logits) => klDivergenceOnGpu(ctx, d, gpuTensorOf(logits), vocab, weights));
         if (!kept.includes(d) && !cached) buffers.destroy(d.buffer);
         mean.add(kl, weights);
       }

@@ -77,39 +77,26 @@ export async function forwardLogits(
   session: OrtSession,
   ids: readonly number[],
   config?: ModelConfig,
-  /** More inputs the graph needs (e.g. a plan's down_proj weights, see eval/plan-model.ts); the caller disposes them. */
-  extraFeeds: Record<string, OrtTensor> = {},
 ): Promise<{ data: Float32Array; dims: [number, number] }> {
   const io = describeDecoder(session, config);
-  return runFull(
-    ort,
-    session,
-    io,
-    ids,
-    async (logits) => ({
-      // A copy: the tensor (and on some backends its buffer) is released when this returns.
-      data: (await readFloat32(logits)).slice(),
-      dims: [ids.length, logits.dims[logits.dims.length - 1]],
-    }),
-    extraFeeds,
-  );
+  return runFull(ort, session, io, ids, async (logits) => ({
+    // A copy: the tensor (and on some backends its buffer) is released when this returns.
+    data: (await readFloat32(logits)).slice(),
+    dims: [ids.length, logits.dims[logits.dims.length - 1]],
+  }));
 }
 
-/**
- * Runs `ids` with an empty cache, fetching only the logits, and reads them before the outputs are disposed.
- * `extraFeeds` are added to the feeds and left to the caller to dispose.
- */
-export async function runFull<T>(
+/** Runs `ids` with an empty cache, fetching only the logits, and reads them before the outputs are disposed. */
+async function runFull<T>(
   ort: OrtModule,
   session: OrtSession,
   io: DecoderIO,
   ids: readonly number[],
   read: (logits: OrtTensor) => Promise<T>,
-  extraFeeds: Record<string, OrtTensor> = {},
 ): Promise<T> {
   const feeds = { ...tokenFeeds(ort, io, ids, 0), ...emptyPast(ort, io) };
   try {
-    const outputs = await session.run({ ...feeds, ...extraFeeds }, ['logits']);
+    const outputs = await session.run(feeds, ['logits']);
     try {
       return await read(outputs.logits);
     } finally {

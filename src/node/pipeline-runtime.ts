@@ -11,11 +11,12 @@ import { runCalibration, type CalibrationModel } from '../calibration/engine';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from '../calibration/engine-node';
 import type { PlanWeights } from '../eval/apply-plan';
-import { CpuHeldOutKl, type KlSummary } from '../eval/held-out-kl';
+import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
 import { sequenceNll } from '../eval/nll';
 import { applyPlanToModel, planCalibrationModel, planFeeds, planInputsModel, type PlanInputsModel } from '../eval/plan-model';
 import { eosTokenIds } from '../model/config';
-import { disposeAll } from '../model/decoder-io';
+import { describeDecoder, disposeAll } from '../model/decoder-io';
+import { readFloat32 } from '../model/logits';
 import { forwardLogits, generate } from '../model/generate';
 import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
@@ -169,12 +170,9 @@ export class NodePipelineRuntime implements PipelineRuntime {
     }));
     const feeds = planFeeds(ort, inputs, plan);
     try {
-      return await this.kl.evaluate(
-        samples,
-        (ids) => forwardLogits(ort, this.plain.session, ids, this.config),
-        (ids) => forwardLogits(ort, session, ids, this.config, feeds),
-        options.signal,
-      );
+      const logits = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => (batch: readonly CalibrationSample[]) =>
+        runBatchLogits(ort, s, describeDecoder(s, this.config), batch, async (t) => (await readFloat32(t)).slice(), extra);
+      return await this.kl.evaluate(samples, this.config.vocab_size, logits(this.plain.session), logits(session, feeds), options.signal);
     } finally {
       disposeAll(Object.values(feeds));
     }

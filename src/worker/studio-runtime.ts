@@ -15,7 +15,7 @@ import { instrumentGraphBytes } from '../calibration/engine-model';
 import { samplesKey, type CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
-import { CpuHeldOutKl, type KlSummary } from '../eval/held-out-kl';
+import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
 import { planCalibrationModel, planFeeds, planInputsModel, type PlanInputsModel } from '../eval/plan-model';
 import { sequenceNll } from '../eval/nll';
 import { createGpuContext, type GpuContext } from '../gpu/context';
@@ -26,7 +26,7 @@ import { tokenNllOnGpu } from '../gpu/token-nll';
 import type { ModelBundle } from '../model/bundle';
 import { eosTokenIds } from '../model/config';
 import { describeDecoder, disposeAll, emptyPast, tokenFeeds } from '../model/decoder-io';
-import { forwardLogits, generate, runFull } from '../model/generate';
+import { forwardLogits, generate } from '../model/generate';
 import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { readFloat32 } from '../model/logits';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
@@ -351,13 +351,14 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
     })());
     const feeds = planFeeds(ort, inputs, plan);
     try {
+      const vocab = this.config.vocab_size;
+      const run = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => <T>(batch: readonly CalibrationSample[], read: (logits: ort.Tensor) => Promise<T>) =>
+        runBatchLogits(ort, s, describeDecoder(s, this.config), batch, read, extra);
       if (!onGpu) {
-        const logits = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => (ids: readonly number[]) => forwardLogits(ort, s, ids, this.config, extra);
-        return await this.klCpu.evaluate(samples, logits(this.backendSession), logits(session, feeds), options.signal);
+        const logits = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => (batch: readonly CalibrationSample[]) => run(s, extra)(batch, async (t) => (await readFloat32(t)).slice());
+        return await this.klCpu.evaluate(samples, vocab, logits(this.backendSession), logits(session, feeds), options.signal);
       }
-      const run = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => <T>(ids: readonly number[], read: (logits: ort.Tensor) => Promise<T>) =>
-        runFull(ort, s, describeDecoder(s, this.config), ids, read, extra);
-      return await this.klGpu.evaluate(this.gpuContext(), samples, run(this.backendSession), run(session, feeds), options.signal);
+      return await this.klGpu.evaluate(this.gpuContext(), samples, vocab, run(this.backendSession), run(session, feeds), options.signal);
     } finally {
       disposeAll(Object.values(feeds));
     }
