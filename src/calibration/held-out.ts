@@ -3,23 +3,18 @@
  * written by the dense model in the persona's voice) but never used for statistics, so plans can be judged
  * on data they were not fitted to.
  */
-import { createRng } from '../model/sampling';
 import type { CalibrationSet, CalibrationSetSample } from './calibration-set';
 
 /**
- * Splits `count` answered samples off the set by a seeded choice (at least one answer stays for
- * calibration); the user's examples always stay, since they are the user's own data for the plan.
+ * Splits the last `count` answered samples off the set: the set is built for `samples + count` prompts in
+ * its own order (most persona-sensitive first, or a seeded random order), so calibration keeps exactly the
+ * samples, answers and seeds it would have without a held-out part, and the held-out ones come next. At
+ * least one answer stays for calibration; the user's examples always stay, as the user's own data.
  */
-export function splitHeldOut(set: CalibrationSet, count: number, seed: number): { calibration: CalibrationSet; heldOut: CalibrationSetSample[] } {
+export function splitHeldOut(set: CalibrationSet, count: number): { calibration: CalibrationSet; heldOut: CalibrationSetSample[] } {
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`held-out count must be a non-negative integer, got ${count}`);
   const answers = set.samples.flatMap((s, i) => (s.meta.kind === 'user-example' ? [] : [i]));
-  const take = Math.min(count, answers.length - 1);
-  const rng = createRng(seed ^ 0x5eed);
-  for (let i = answers.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [answers[i], answers[j]] = [answers[j]!, answers[i]!];
-  }
-  const held = new Set(answers.slice(0, Math.max(0, take)));
+  const held = new Set(answers.slice(Math.max(1, answers.length - count)));
   return {
     calibration: { ...set, samples: set.samples.filter((_, i) => !held.has(i)) },
     heldOut: set.samples.filter((_, i) => held.has(i)),

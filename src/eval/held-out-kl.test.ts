@@ -80,6 +80,9 @@ describe('held-out KL', () => {
     for (let i = 0; i < 2; i++) {
       const kl = await node.heldOutKl(samples, { keep });
       expect(Math.abs(kl.meanKl - expected)).toBeLessThan(1e-4 * expected);
+      // Per sample: 5 counted rows of weight 1, then 4 of weight 2; together they give the overall mean.
+      expect(kl.perSample).toHaveLength(2);
+      expect((5 * kl.perSample[0]! + 8 * kl.perSample[1]!) / 13).toBeCloseTo(kl.meanKl, 12);
     }
 
     const controller = new AbortController();

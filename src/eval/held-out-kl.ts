@@ -18,6 +18,8 @@ export interface KlSummary {
   weight: number;
   /** Counted rows. */
   tokens: number;
+  /** Per sample, its own weighted mean KL (0 for a sample without counted tokens): for paired comparisons of plans. */
+  perSample: number[];
 }
 
 /** Per row of a sample's logits, the weight of the token it predicts (row t → weights[t + 1]; the last row 0). */
@@ -27,24 +29,35 @@ export function klRowWeights(sample: CalibrationSample): Float32Array {
   return out;
 }
 
-/** Weighted mean of per-row KL values. */
+/** Weighted mean of per-row KL values, overall and per sample. */
 export class KlMean {
   private sum = 0;
   private weight = 0;
   private tokens = 0;
+  private readonly sampleSums: Float64Array;
+  private readonly sampleWeights: Float64Array;
 
-  add(kl: ArrayLike<number>, weights: ArrayLike<number>): void {
+  constructor(samples: number) {
+    this.sampleSums = new Float64Array(samples);
+    this.sampleWeights = new Float64Array(samples);
+  }
+
+  /** `sampleOf(r)`: which sample row r belongs to. */
+  add(kl: ArrayLike<number>, weights: ArrayLike<number>, sampleOf: (row: number) => number): void {
     for (let r = 0; r < weights.length; r++) {
       if (!(weights[r] > 0)) continue;
       this.sum += weights[r] * kl[r];
       this.weight += weights[r];
       this.tokens++;
+      this.sampleSums[sampleOf(r)] += weights[r] * kl[r];
+      this.sampleWeights[sampleOf(r)] += weights[r];
     }
   }
 
   summary(): KlSummary {
     if (!(this.weight > 0)) throw new RangeError('no counted tokens: every held-out sample has zero weight');
-    return { meanKl: this.sum / this.weight, weight: this.weight, tokens: this.tokens };
+    const perSample = Array.from(this.sampleSums, (s, i) => (this.sampleWeights[i]! > 0 ? s / this.sampleWeights[i]! : 0));
+    return { meanKl: this.sum / this.weight, weight: this.weight, tokens: this.tokens, perSample };
   }
 }
 
@@ -56,6 +69,9 @@ const BATCH_LOGITS_BYTES = 64 << 20;
 /** Held-out samples as right-padded batches: one forward pass each, rows of padding weighing 0. */
 export interface KlBatch {
   samples: readonly CalibrationSample[];
+  /** Index of the batch's first sample, and the padded length of its rows. */
+  first: number;
+  length: number;
   /** Per row of the batch's logits [rows x length], the weight of the token it predicts (klRowWeights, 0 on padding). */
   rowWeights: Float32Array;
 }
@@ -69,7 +85,7 @@ export function klBatches(samples: readonly CalibrationSample[], vocab: number, 
     const length = Math.max(...slice.map((s) => s.ids.length));
     const rowWeights = new Float32Array(slice.length * length);
     slice.forEach((s, r) => rowWeights.set(klRowWeights(s), r * length));
-    out.push({ samples: slice, rowWeights });
+    out.push({ samples: slice, first: start, length, rowWeights });
     start = end;
   }
   return out;
@@ -121,7 +137,7 @@ export class CpuHeldOutKl {
     const cached = this.cache?.key === key ? this.cache.dense : undefined;
     const kept: Float32Array[] = [];
     let bytes = 0;
-    const mean = new KlMean();
+    const mean = new KlMean(samples.length);
     for (const [i, batch] of klBatches(samples, vocab).entries()) {
       signal?.throwIfAborted();
       const weights = batch.rowWeights;
@@ -131,7 +147,7 @@ export class CpuHeldOutKl {
       bytes += d.byteLength;
       if (!cached && bytes <= this.budgetBytes) kept.push(d);
       const rowWeights = rows.map((r) => weights[r]!);
-      mean.add(klDivergence(d, gatherRows(p, rows, vocab), rowWeights, vocab), rowWeights);
+      mean.add(klDivergence(d, gatherRows(p, rows, vocab), rowWeights, vocab), rowWeights, (k) => batch.first + Math.floor(rows[k]! / batch.length));
     }
     if (!cached && bytes <= this.budgetBytes) this.cache = { key, dense: kept };
     return mean.summary();

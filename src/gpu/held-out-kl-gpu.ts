@@ -29,7 +29,7 @@ export class GpuHeldOutKl {
     const buffers = cached?.buffers ?? new GpuBuffers(ctx.device);
     const kept: GpuTensor[] = [];
     let bytes = 0;
-    const mean = new KlMean();
+    const mean = new KlMean(samples.length);
     try {
       for (const [i, batch] of klBatches(samples, vocab).entries()) {
         signal?.throwIfAborted();
@@ -43,7 +43,7 @@ export class GpuHeldOutKl {
         const d = denseLogits;
         const kl = await pruned(batch.samples, (logits) => klDivergenceOnGpu(ctx, d, gpuTensorOf(logits), vocab, weights));
         if (!kept.includes(d) && !cached) buffers.destroy(d.buffer);
-        mean.add(kl, weights);
+        mean.add(kl, weights, (r) => batch.first + Math.floor(r / batch.length));
       }
     } catch (error) {
       if (!cached) buffers.destroyAll();

@@ -205,7 +205,6 @@ describe('PersonaPipeline on the built-in model', () => {
     const kl = new Map(selection.candidates.map((c) => [c.label, c.kl]));
     const baselines = ['wanda-sp (persona data)', 'flap (persona data)', 'wanda-sp (generic data)', 'flap (generic data)'];
     expect([...kl.keys()]).toEqual(expect.arrayContaining(['reconstruct sequential, damping 0.01', 'reconstruct one-shot, damping 0.01', 'reconstruct one-shot, damping 0.1', ...baselines]));
-    expect(selection.heldOutKl).toBe(Math.min(...kl.values()));
     expect(selection.heldOutKl).toBeLessThanOrEqual(Math.min(...baselines.map((b) => kl.get(b)!)));
     expect(kl.get(selection.chosen)).toBe(selection.heldOutKl);
     // Every candidate keeps the same total; the chosen one is the outcome's plan, and its KL is real.

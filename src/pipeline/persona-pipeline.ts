@@ -25,7 +25,7 @@ import { DEFAULT_DAMPING, mixedGram, reconstructLayer, type ReconstructResult } 
 import type { LayerWeights } from '../pruning/scoring';
 import { calibrationSummary, pruningManifestFields, type CalibrationSummary } from './manifest';
 import { PruneRequestError, resolvePruneRequest, type PruneRequest, type ResolvedPruneRequest } from './request';
-import { evolveCounts, mutationStep, selectPlan, type Candidate, type PlanSelection, type SearchSettings } from './plan-search';
+import { evolveCounts, mutationStep, selectPlan, type Candidate, type JudgedCandidate, type PlanSelection, type SearchSettings } from './plan-search';
 import type { ExportSummary, PipelineRuntime } from './runtime';
 
 export type PipelinePhase = 'filtering' | 'synthesis' | 'calibration' | 'scoring' | 'search' | 'export';
@@ -227,7 +227,7 @@ export class PersonaPipeline {
     const baselineOptions = { ...req.planOptions, damping: undefined, genericMix: undefined, biasCompensation: undefined, seed: req.seed };
     const baselines = (['persona', 'generic'] as const).flatMap((data) => {
       const stats = (data === 'persona' ? persona : generic)?.stats.layers;
-      return stats ? (['wanda-sp', 'flap'] as const).map((method) => ({ label: `${method} (${data} data)`, plan: buildPlan({ ...common, method, stats, options: baselineOptions }) })) : [];
+      return stats ? (['wanda-sp', 'flap'] as const).map((method) => ({ label: `${method} (${data} data)`, baseline: true, plan: buildPlan({ ...common, method, stats, options: baselineOptions }) })) : [];
     });
     // A one-shot plan at the requested damping is what prune() built unless it was sequential.
     const oneShots = [damping, damping * 10].map((d, i) => ({ label: `reconstruct one-shot, damping ${d}`, plan: i === 0 && !req.sequential ? args.plan : oneShot(d), damping: d }));
@@ -238,13 +238,17 @@ export class PersonaPipeline {
     let done = 0;
     onProgress(0, total);
     const judge = async (plan: BuiltPlan, samples: CalibrationSample[]) => {
-      const { meanKl } = await this.runtime.heldOutKl(samples, { keep: plan.keep, downWeights: plan.downWeights, channelMeans: plan.channelMeans }, { signal });
+      const summary = await this.runtime.heldOutKl(samples, { keep: plan.keep, downWeights: plan.downWeights, channelMeans: plan.channelMeans }, { signal });
       done += samples.length;
       onProgress(Math.min(done, total), total);
-      return meanKl;
+      return summary;
     };
-    const judged: { candidate: Candidate & { plan: BuiltPlan }; kl: number }[] = [];
-    for (const candidate of fixed) judged.push({ candidate, kl: await judge(candidate.plan, heldOut) });
+    const judged: JudgedCandidate<Candidate & { plan: BuiltPlan }>[] = [];
+    const add = async (candidate: Candidate & { plan: BuiltPlan }) => {
+      const { meanKl, perSample } = await judge(candidate.plan, heldOut);
+      judged.push({ candidate, kl: meanKl, perSample });
+    };
+    for (const candidate of fixed) await add(candidate);
 
     if (evolving) {
       // Evolve from the better one-shot damping; each layer's reconstruction at a given count is computed once.
@@ -275,16 +279,16 @@ export class PersonaPipeline {
         generations: settings.generations,
         offspring: settings.offspring,
         seed: req.seed,
-        judge: (counts) => judge(planFor(counts), quick),
+        judge: async (counts) => (await judge(planFor(counts), quick)).meanKl,
         signal,
       });
       if (evolved.counts.join(',') !== start.join(',')) {
         const searched = planFor(evolved.counts);
-        judged.push({ candidate: { label: `searched allocation, one-shot, damping ${base.damping}`, plan: searched }, kl: await judge(searched, heldOut) });
+        await add({ label: `searched allocation, one-shot, damping ${base.damping}`, plan: searched });
         if (req.sequential) {
           const sets = [persona, ...(mixed ? [mixed] : [])];
           const refit = await this.sequentialReconstruct(searched, weights, sets, genericMix, req, signal, () => {});
-          judged.push({ candidate: { label: `searched allocation, sequential, damping ${damping}`, plan: refit }, kl: await judge(refit, heldOut) });
+          await add({ label: `searched allocation, sequential, damping ${damping}`, plan: refit });
         }
       }
     }
@@ -370,9 +374,9 @@ export class PersonaPipeline {
     let set = cached?.set;
     let heldOut = cached?.heldOut;
     if (!set) {
-      // Held-out samples are answered with the calibration ones (same prompts, same voice), then split off.
+      // Held-out samples are the next prompts of the same choice, answered the same way, then split off.
       const all = await this.personaSet({ ...req, samples: req.samples + heldOutSamples }, signal, report);
-      ({ calibration: set, heldOut } = heldOutSamples ? splitHeldOut(all, heldOutSamples, req.seed) : { calibration: all, heldOut: undefined });
+      ({ calibration: set, heldOut } = heldOutSamples ? splitHeldOut(all, heldOutSamples) : { calibration: all, heldOut: undefined });
     }
     const entry = { set, ...(heldOut && { heldOut }), stats: await this.runtime.calibrate(stripMeta(set), { gram, signal, onProgress: report('calibration', 'persona') }) };
     this.lastPersona = { key, entry };

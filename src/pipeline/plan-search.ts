@@ -109,13 +109,43 @@ export async function evolveCounts(options: EvolveOptions): Promise<{ counts: nu
 export interface Candidate {
   label: string;
   plan: PlanWeights;
+  /** A baseline (Wanda-sp, FLAP): the chosen plan must never be worse than any of these. */
+  baseline?: boolean;
 }
 
-/** Judges every candidate on all held-out samples; the lowest KL wins (ties: the earlier candidate). */
-export function selectPlan<C extends Candidate>(judged: readonly { candidate: C; kl: number }[], widths: readonly number[]): { chosen: C; selection: PlanSelection } {
+export interface JudgedCandidate<C extends Candidate> {
+  candidate: C;
+  /** Held-out KL over all held-out tokens, and per held-out sample. */
+  kl: number;
+  perSample: readonly number[];
+}
+
+/** Mean and standard error of the paired per-sample differences a − b. */
+export function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; standardError: number } {
+  const n = a.length;
+  if (n !== b.length || n === 0) throw new RangeError(`paired samples of lengths ${a.length} and ${b.length}`);
+  const d = a.map((x, i) => x - b[i]!);
+  const mean = d.reduce((s, x) => s + x, 0) / n;
+  const variance = n > 1 ? d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1) : Infinity;
+  return { mean, standardError: Math.sqrt(variance / n) };
+}
+
+/**
+ * The lowest held-out KL wins, except that the method's own plan (the first candidate) stays when the winner
+ * beats it by less than one standard error of their paired per-sample differences: on a few hundred held-out
+ * tokens a smaller gap is as likely selection noise as a better plan. The method's plan only stays when it
+ * is no worse than every baseline, so the chosen plan never has a higher held-out KL than the best baseline.
+ */
+export function selectPlan<C extends Candidate>(judged: readonly JudgedCandidate<C>[], widths: readonly number[]): { chosen: C; selection: PlanSelection } {
   if (!judged.length) throw new RangeError('no candidate plans to choose from');
-  let best = judged[0]!;
+  const own = judged[0]!;
+  let best = own;
   for (const j of judged) if (j.kl < best.kl) best = j;
+  const bestBaseline = Math.min(...judged.filter((j) => j.candidate.baseline).map((j) => j.kl));
+  if (best !== own && own.kl <= bestBaseline) {
+    const { mean, standardError } = pairedDifference(own.perSample, best.perSample);
+    if (mean <= standardError) best = own;
+  }
   return {
     chosen: best.candidate,
     selection: {
