@@ -202,6 +202,7 @@ export class PersonaPipeline {
    * on the generic data (so the result is never worse than those baselines on the held-out KL); and the
    * per-layer allocation found by evolution over the best one-shot damping, plus its sequential refit when
    * the request is sequential. Every kept-count vector has the same total, i.e. the same parameter budget.
+   * selectPlan picks the winner (the lowest KL, or the plan built so far when the gap is within noise).
    */
   private async searchPlan(args: {
     plan: BuiltPlan;
