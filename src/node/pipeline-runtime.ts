@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { runCalibration, type CalibrationModel } from '../calibration/engine';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from '../calibration/engine-node';
+import { runLayerwise } from '../calibration/layerwise';
 import type { PlanWeights } from '../eval/apply-plan';
 import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
 import { sequenceNll } from '../eval/nll';
@@ -20,12 +21,13 @@ import { readFloat32 } from '../model/logits';
 import { forwardLogits, generate } from '../model/generate';
 import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
+import { cutLayers, type LayerCut } from '../onnx/layer-cut';
 import type { InstrumentedOutput } from '../onnx/instrument';
 import { readModelFile } from '../onnx/model-files';
 import { encodeModel, type OnnxModel } from '../onnx/model-io';
 import { exportPrunedFolder, findModelFile } from '../onnx/prune-folder-node';
 import { readFfnWeights } from '../pipeline/ffn-weights';
-import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions } from '../pipeline/runtime';
+import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions, RuntimeLayerwiseOptions } from '../pipeline/runtime';
 import type { LayerWeights } from '../pruning/scoring';
 import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
@@ -55,6 +57,7 @@ export class NodePipelineRuntime implements PipelineRuntime {
   private planned?: Promise<{ model: CalibrationModel & { session: ort.InferenceSession }; inputs: PlanInputsModel }>;
   private klModel?: Promise<{ session: ort.InferenceSession; inputs: PlanInputsModel }>;
   private readonly kl = new CpuHeldOutKl();
+  private cuts?: Promise<LayerCut[]>;
 
   private constructor(
     readonly dir: string,
@@ -139,6 +142,25 @@ export class NodePipelineRuntime implements PipelineRuntime {
     } finally {
       disposeAll(Object.values(extraFeeds ?? {}));
     }
+  }
+
+  async calibrateLayerwise(sets: readonly (readonly CalibrationSample[])[], options: RuntimeLayerwiseOptions): Promise<void> {
+    const { model, ffns } = await this.decodedModel();
+    const cuts = await (this.cuts ??= Promise.resolve().then(() => cutLayers(model, ffns)));
+    const weights = await this.ffnWeights({ gateUp: false });
+    await runLayerwise(
+      {
+        ort,
+        config: this.config,
+        cuts,
+        downs: weights.map((w) => w.down),
+        hidden: this.config.hidden_size,
+        // One layer's weights, inline: made when the layer starts, released when it is done.
+        session: (graph) => ort.InferenceSession.create(encodeModel(graph).model),
+      },
+      sets,
+      { ...options, createAccumulator: createCpuAccumulator, batchSize: this.options.batchSize },
+    );
   }
 
   /** The dense model instrumented for calibration with its down_proj weights as inputs: one session for every plan. */

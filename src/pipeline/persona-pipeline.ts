@@ -1,7 +1,7 @@
 /**
  * The persona-pruning pipeline, platform neutral: persona → calibration set (sensitivity filtering, answers
  * in the persona's voice, the user's examples) → statistics (persona, and generic ones cached across
- * personas) → keep-plan (buildPlan, then optionally sequential reconstruction) → export. The CLI and the
+ * personas) → keep-plan (buildPlan, or sequential reconstruction: src/pipeline/sequential.ts) → export. The CLI and the
  * studio's worker both drive it through a PipelineRuntime. One PersonaPipeline per loaded model: it keeps
  * what does not depend on the persona (the generic statistics, the reference personas' hidden states, the
  * dense weights) for every request, and the latest persona's calibration for the next plan of that persona.
@@ -21,6 +21,7 @@ import { positionLimit } from '../model/positions';
 import { checkRequestLengths } from './request-lengths';
 import { questionSensitivities, type HiddenStates } from '../calibration/sensitivity';
 import type { CalibrationStats } from '../calibration/stats';
+import { keepCounts } from '../pruning/allocation';
 import { estimatePlan, modelShapeFromConfig, type ModelShape } from '../pruning/estimates';
 import { buildPlan, DEFAULT_GENERIC_MIX, resolveMethod, type BuiltPlan, type ScoringMethod } from '../pruning/plan-builder';
 import { DEFAULT_DAMPING, mixedGram, reconstructLayer, type ReconstructResult } from '../pruning/reconstruct';
@@ -29,6 +30,7 @@ import { calibrationSummary, pruningManifestFields, type CalibrationSummary } fr
 import { PruneRequestError, resolvePruneRequest, type PruneRequest, type ResolvedPruneRequest } from './request';
 import { evolveCounts, mutationStep, selectPlan, type Candidate, type JudgedCandidate, type PlanSelection, type SearchSettings } from './plan-search';
 import type { ExportSummary, PipelineRuntime } from './runtime';
+import { sequentialReconstruct, type SequentialResult } from './sequential';
 
 export type PipelinePhase = 'filtering' | 'synthesis' | 'calibration' | 'scoring' | 'search' | 'export';
 
@@ -112,10 +114,14 @@ export class PersonaPipeline {
     signal?.throwIfAborted();
 
     const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
-    const gram = method === 'reconstruct';
+    const reconstruct = method === 'reconstruct';
+    // Sequential reconstruction gathers its own Grams layer by layer; the dense ones only serve a
+    // non-uniform allocation (its counts rank every layer's saliency at once).
+    // The plan search's one-shot candidates need them too.
+    const gram = reconstruct && (req.search !== false || !(req.sequential && req.allocation === 'uniform'));
     const calibration: PruneOutcome['calibration'] = {};
     let generic: CalibrationData | undefined;
-    if (GENERIC_DATA.includes(method) || (gram && genericMix !== 0)) {
+    if (GENERIC_DATA.includes(method) || (reconstruct && genericMix !== 0)) {
       generic = await this.genericCalibration(req, { gram, signal, onProgress: options.onProgress });
       calibration.generic = calibrationSummary(generic.set, generic.stats, { filtered: false, synthesis: true });
     }
@@ -130,18 +136,35 @@ export class PersonaPipeline {
     const shape = this.shape(weights);
     const onScoring = report('scoring');
     onScoring(0, shape.numLayers);
-    let plan = buildPlan({
+    const planInput = {
       method,
       allocation: req.allocation,
       sparsity: req.sparsity,
       shape,
       weights,
       stats: (persona?.stats ?? generic?.stats)?.layers,
-      ...(gram && generic && { genericStats: generic.stats.layers }),
-      options: { ...req.planOptions, seed: req.seed, onProgress: req.sequential ? undefined : onScoring },
-    });
+      ...(reconstruct && generic && { genericStats: generic.stats.layers }),
+    };
+    let plan: BuiltPlan;
+    let sequential: SequentialResult['calibration'] | undefined;
     if (req.sequential) {
-      plan = await this.sequentialReconstruct(plan, weights, [persona!, ...(generic ? [generic] : [])], genericMix, req, signal, onScoring);
+      const counts = gram
+        ? buildPlan({ ...planInput, options: { ...req.planOptions, seed: req.seed } }).keep.map((k) => k.length)
+        : keepCounts('uniform', shape.intermediateSizes.map((c) => new Float64Array(c)), { ...req.planOptions, sparsity: req.sparsity });
+      const result = await sequentialReconstruct({
+        runtime: this.runtime,
+        weights,
+        counts,
+        sets: [persona!, ...(generic ? [generic] : [])].map((d) => stripMeta(d.set)),
+        genericMix,
+        damping: req.planOptions?.damping,
+        signal,
+        onProgress: onScoring,
+      });
+      sequential = result.calibration;
+      plan = { method, keep: result.keep, downWeights: result.downWeights, scores: result.scores, estimates: estimatePlan(shape, counts, req.planOptions) };
+    } else {
+      plan = buildPlan({ ...planInput, options: { ...req.planOptions, seed: req.seed, onProgress: onScoring } });
     }
     onScoring(shape.numLayers, shape.numLayers);
 
@@ -150,7 +173,8 @@ export class PersonaPipeline {
       ({ plan, selection } = await this.searchPlan({ plan, weights, shape, persona, generic, genericMix, req, settings: req.search, signal, onProgress: report('search') }));
     }
 
-    const manifest = pruningManifestFields(req, plan.method, plan, calibration, { genericMix: gram && generic ? genericMix : undefined });
+    const manifest = pruningManifestFields(req, plan.method, plan, calibration, { genericMix: reconstruct && generic ? genericMix : undefined });
+    if (sequential) manifest.sequential_calibration = sequential;
     if (selection) manifest.selection = { ...selection, heldOut: { samples: persona!.heldOut!.length, countedTokens: persona!.heldOut!.reduce((n, s) => n + s.meta.answerTokens, 0) } };
     const outcome: PruneOutcome = { request: req, method: plan.method, plan, calibration, manifest, ...(selection && { selection }) };
     if (options.out) {
@@ -161,42 +185,6 @@ export class PersonaPipeline {
       onExport(1, 1);
     }
     return outcome;
-  }
-
-  /**
-   * Sequential reconstruction: layer l is re-solved on statistics of the model whose layers before l are
-   * already pruned (and refit), so each refit sees the inputs the pruned model will really feed it. Same kept
-   * counts as the one-shot plan; one calibration run per set and layer.
-   */
-  private async sequentialReconstruct(
-    plan: BuiltPlan,
-    weights: readonly LayerWeights[],
-    sets: readonly CalibrationData[],
-    genericMix: number,
-    req: ResolvedPruneRequest,
-    signal: AbortSignal | undefined,
-    onProgress: (done: number, total: number) => void,
-  ): Promise<BuiltPlan> {
-    const hidden = this.runtime.config.hidden_size;
-    const keep = [...plan.keep];
-    const downWeights = [...plan.downWeights!];
-    const scores = [...plan.scores];
-    onProgress(1, weights.length);
-    for (let l = 1; l < weights.length; l++) {
-      const partial = {
-        keep: keep.map((k, i) => (i < l ? k : Array.from({ length: weights[i]!.down.length / hidden }, (_, c) => c))),
-        downWeights: downWeights.map((d, i) => (i < l ? d : weights[i]!.down)),
-      };
-      const stats = [];
-      for (const set of sets) stats.push((await this.runtime.calibrate(stripMeta(set.set), { gram: true, plan: partial, signal })).layers[l]!);
-      const gram = mixedGram(stats[0]!, stats[1], stats[1] ? genericMix : 0);
-      const layer = reconstructLayer(gram, weights[l]!.down, hidden, keep[l]!.length, { damping: req.planOptions?.damping });
-      keep[l] = layer.keep;
-      downWeights[l] = layer.down;
-      scores[l] = layer.saliency;
-      onProgress(l + 1, weights.length);
-    }
-    return { ...plan, keep, downWeights, scores };
   }
 
   /**
@@ -290,9 +278,17 @@ export class PersonaPipeline {
         const searched = planFor(evolved.counts);
         await add({ label: `searched allocation, one-shot, damping ${base.damping}`, plan: searched });
         if (req.sequential) {
-          const sets = [persona, ...(mixed ? [mixed] : [])];
-          const refit = await this.sequentialReconstruct(searched, weights, sets, genericMix, req, signal, () => {});
-          await add({ label: `searched allocation, sequential, damping ${damping}`, plan: refit });
+          const refit = await sequentialReconstruct({
+            runtime: this.runtime,
+            weights,
+            counts: evolved.counts,
+            sets: [persona, ...(mixed ? [mixed] : [])].map((d) => stripMeta(d.set)),
+            genericMix,
+            damping: req.planOptions?.damping,
+            signal,
+          });
+          const plan: BuiltPlan = { method: 'reconstruct', keep: refit.keep, downWeights: refit.downWeights, scores: refit.scores, estimates: estimatePlan(shape, evolved.counts, req.planOptions) };
+          await add({ label: `searched allocation, sequential, damping ${damping}`, plan });
         }
       }
     }

@@ -6,6 +6,7 @@
  */
 import type { Synthesize } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
+import type { LayerwiseOptions } from '../calibration/layerwise';
 import type { HiddenStates } from '../calibration/sensitivity';
 import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
@@ -25,6 +26,9 @@ export interface RuntimeCalibrateOptions {
   /** Work done so far out of the total, in any unit the runtime likes (tokens over all passes, say). */
   onProgress?: (done: number, total: number) => void;
 }
+
+/** Layer-wise calibration: `solve` gets each layer's statistics (Gram included) on the stream pruned so far. */
+export type RuntimeLayerwiseOptions = Pick<LayerwiseOptions, 'solve' | 'signal' | 'onProgress'>;
 
 /** A plan to write as a model: keep-indices plus the optional refit down_proj rows and bias means. */
 export interface ExportRequest {
@@ -64,6 +68,13 @@ export interface PipelineRuntime {
   hiddenStates: HiddenStates;
   /** Weighted per-layer statistics of the down_proj inputs over the samples (the calibration engine). */
   calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats>;
+  /**
+   * Sequential reconstruction's statistics one decoder layer at a time (src/calibration/layerwise.ts): per
+   * layer, the statistics of every set on the stream of the model pruned by the earlier layers' solutions.
+   * Throws LayerCutError (src/onnx/layer-cut.ts) where this model's graph cannot be cut into layers; the
+   * pipeline then calibrates the whole model per layer instead, as it does for a runtime without this method.
+   */
+  calibrateLayerwise?(sets: readonly (readonly CalibrationSample[])[], options: RuntimeLayerwiseOptions): Promise<void>;
   /**
    * Per-token NLL (nats) of each id sequence: entry t is −log p(ids[t + 1] | ids[..t]). With a plan, of the
    * dense model with the plan applied to its weights in memory (removed channels masked, refit rows and

@@ -11,7 +11,11 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
+import type { AccumulatorFactory } from '../calibration/engine-accumulator';
+import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
+import { createGpuAccumulator } from '../calibration/engine-accumulator-gpu';
 import { instrumentGraphBytes } from '../calibration/engine-model';
+import { runLayerwise } from '../calibration/layerwise';
 import { samplesKey, type CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
@@ -31,6 +35,7 @@ import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { readFloat32 } from '../model/logits';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
+import { cutLayers, LayerCutError, type LayerCut } from '../onnx/layer-cut';
 import { graphFacts } from '../onnx/graph-facts';
 import { checkConfigAgainstGraph } from '../model/config-check';
 import { encodeModelPieces } from '../onnx/model-pieces';
@@ -38,7 +43,7 @@ import { decodeModel, encodeModel, type OnnxModel } from '../onnx/model-io';
 import { countParameters, pruneModel, type PruneReport } from '../onnx/prune-export';
 import type { InstrumentedOutput } from '../onnx/instrument';
 import { readFfnWeights } from '../pipeline/ffn-weights';
-import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions } from '../pipeline/runtime';
+import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions, RuntimeLayerwiseOptions } from '../pipeline/runtime';
 import type { LayerWeights } from '../pruning/scoring';
 import type { Backend } from './backend';
 import { WorkerCalibration } from './calibration';
@@ -95,6 +100,7 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   /** Sequential reconstruction's calibration: one instrumented session whose down_proj weights are inputs. */
   private planned?: { calibration: WorkerCalibration; inputs: PlanInputsModel };
   private hiddenSession?: Promise<{ session: ort.InferenceSession; outputs: InstrumentedOutput[] }>;
+  private cuts?: LayerCut[];
   private gpu?: GpuContext;
   /** Held-out KL: one session of the dense graph with its down_proj weights as inputs, on the backend. */
   private klModel?: Promise<{ session: ort.InferenceSession; inputs: PlanInputsModel; onGpu: boolean }>;
@@ -258,6 +264,37 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
       this.planned = { calibration: new WorkerCalibration(ort, () => ({ bytes: encodeModel(inputs.model).model, outputs })), inputs };
     }
     return this.planned;
+  }
+
+  /**
+   * Sequential reconstruction one layer at a time (src/calibration/layerwise.ts) on the calibration backend:
+   * on WebGPU the stored hidden states and activations stay GPU buffers and the WGSL kernels accumulate the
+   * layer's statistics; on WASM the CPU references do. Each layer's subgraphs get a session while it runs.
+   */
+  async calibrateLayerwise(sets: readonly (readonly CalibrationSample[])[], options: RuntimeLayerwiseOptions): Promise<void> {
+    const { model, ffns } = this.decodedModel();
+    this.cuts ??= cutLayers(model, ffns);
+    const weights = await this.ffnWeights({ gateUp: false });
+    const backend = this.backend;
+    let createAccumulator: AccumulatorFactory = createCpuAccumulator;
+    if (backend.kind === 'webgpu') {
+      if (this.gpu?.device !== backend.device) this.gpu = createGpuContext(backend.device, bundledShaders);
+      createAccumulator = createGpuAccumulator(this.gpu);
+    }
+    const session = async (graph: OnnxModel) => {
+      const made = await createSession(ort, { ...this.bundle, modelBytes: encodeModel(graph).model, externalData: [] }, backend);
+      if (made.backend.kind !== backend.kind) {
+        await made.session.release();
+        // Hidden states on one backend cannot feed a session on another.
+        throw new LayerCutError(`a layer's subgraph does not run on ${backend.kind} (${made.backend.kind === 'wasm' ? made.backend.info.reason : made.backend.kind})`);
+      }
+      return made.session;
+    };
+    await runLayerwise(
+      { ort, config: this.config, cuts: this.cuts, downs: weights.map((w) => w.down), hidden: this.config.hidden_size, session },
+      sets,
+      { ...options, createAccumulator },
+    );
   }
 
   /** The structurally pruned model, built in memory from the dense one (what export writes). */

@@ -170,7 +170,11 @@ async function calibrate(requestId: number, request: PruneRequest) {
     const method = outcome.method;
     const needsGeneric = method === 'wanda-sp' || method === 'flap' || (method === 'reconstruct' && (request.planOptions?.genericMix ?? 0.5) !== 0);
     const generic = needsGeneric ? await pipeline!.genericCalibration(request, { gram: method === 'reconstruct' }) : undefined;
-    const personaRecord = records.filter((r) => r.stats !== generic?.stats).pop();
+    let personaRecord = records.filter((r) => r.stats !== generic?.stats).pop();
+    // Sequential reconstruction gathers its Grams layer by layer; the re-planning below needs the dense ones.
+    if (method === 'reconstruct' && personaRecord && !personaRecord.stats.layers.every((l) => l.gram)) {
+      personaRecord = { ...personaRecord, stats: await rt.calibrate(personaRecord.samples, { gram: true }) };
+    }
     const keep = (r: { stats: CalibrationStats; samples: readonly CalibrationSample[] } | undefined) => r && { stats: r.stats, samples: r.samples.map(({ ids, weights }) => ({ ids, weights })) };
     const previousPersona = data?.request.persona === request.persona ? data?.persona : undefined;
     data = {
