@@ -18,7 +18,7 @@ import { CliUsageError, numberOption, parseCommandArgs } from './args';
 import { printWarnings } from './warnings';
 
 const usage =
-  'prune --model <model dir | .gguf> --persona <text | @file> --sparsity 0.25 --out <dir> [--method persona|reconstruct|activation|wanda-sp|flap|magnitude|random] [--allocation uniform|global|owl] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--examples <text | @file, one example a line>] [--overwrite]';
+  'prune --model <model dir | .gguf> --persona <text | @file> --sparsity 0.25 --out <dir> [--method persona|reconstruct|activation|wanda-sp|flap|magnitude|random] [--allocation uniform|global|owl] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--no-search] [--examples <text | @file, one example a line>] [--overwrite]';
 
 /** The options `prune` and `batch` share. */
 export const pipelineOptions = {
@@ -32,6 +32,7 @@ export const pipelineOptions = {
   'no-synthesis': { type: 'boolean' },
   sequential: { type: 'boolean' },
   'no-sequential': { type: 'boolean' },
+  'no-search': { type: 'boolean' },
   examples: { type: 'string' },
   out: { type: 'string' },
   overwrite: { type: 'boolean' },
@@ -68,6 +69,7 @@ export async function requestOptions(values: OptionValues, usageLine: string): P
     filter: !values['no-filter'],
     synthesis: !values['no-synthesis'],
     ...((values.sequential || values['no-sequential']) && { sequential: values.sequential === true }),
+    ...(values['no-search'] && { search: false as const }),
     ...(examples && { userExamples: examples }),
   };
 }
@@ -147,6 +149,7 @@ export function outcomeSummary(outcome: PruneOutcome): Record<string, unknown> {
     intermediateSizes: outcome.export?.intermediateSizes ?? plan.estimates.keptPerLayer,
     parameters: outcome.export?.parameters,
     calibration: { persona: brief(calibration.persona) ?? null, generic: brief(calibration.generic) ?? null },
+    ...(outcome.selection && { selection: { chosen: outcome.selection.chosen, heldOutKl: outcome.selection.heldOutKl, candidates: outcome.selection.candidates.length } }),
   };
 }
 

@@ -12,10 +12,12 @@ import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from '../calibration/engine-node';
 import { runLayerwise } from '../calibration/layerwise';
 import type { PlanWeights } from '../eval/apply-plan';
+import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
 import { sequenceNll } from '../eval/nll';
-import { applyPlanToModel, planCalibrationModel, planFeeds, type PlanInputsModel } from '../eval/plan-model';
+import { applyPlanToModel, planCalibrationModel, planFeeds, planInputsModel, type PlanInputsModel } from '../eval/plan-model';
 import { eosTokenIds } from '../model/config';
-import { disposeAll } from '../model/decoder-io';
+import { describeDecoder, disposeAll } from '../model/decoder-io';
+import { readFloat32 } from '../model/logits';
 import { forwardLogits, generate } from '../model/generate';
 import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
@@ -53,6 +55,8 @@ export class NodePipelineRuntime implements PipelineRuntime {
   private instrumented?: Promise<NodeCalibrationModel>;
   private decoded?: Promise<{ model: OnnxModel; ffns: FfnLayer[] }>;
   private planned?: Promise<{ model: CalibrationModel & { session: ort.InferenceSession }; inputs: PlanInputsModel }>;
+  private klModel?: Promise<{ session: ort.InferenceSession; inputs: PlanInputsModel }>;
+  private readonly kl = new CpuHeldOutKl();
   private cuts?: Promise<LayerCut[]>;
 
   private constructor(
@@ -186,6 +190,22 @@ export class NodePipelineRuntime implements PipelineRuntime {
     }
   }
 
+  async heldOutKl(samples: readonly CalibrationSample[], plan: PlanWeights, options: { signal?: AbortSignal } = {}): Promise<KlSummary> {
+    // One session for every plan: the dense graph with its down_proj weights and biases as inputs.
+    const { session, inputs } = await (this.klModel ??= this.decodedModel().then(async ({ model, ffns }) => {
+      const inputs = planInputsModel(model, ffns);
+      return { session: await ort.InferenceSession.create(encodeModel(inputs.model).model), inputs };
+    }));
+    const feeds = planFeeds(ort, inputs, plan);
+    try {
+      const logits = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => (batch: readonly CalibrationSample[]) =>
+        runBatchLogits(ort, s, describeDecoder(s, this.config), batch, async (t) => (await readFloat32(t)).slice(), extra);
+      return await this.kl.evaluate(samples, this.config.vocab_size, logits(this.plain.session), logits(session, feeds), options.signal);
+    } finally {
+      disposeAll(Object.values(feeds));
+    }
+  }
+
   /**
    * The surgeon's folder export into a staging folder, pruning.json extended with the request's fields,
    * then one rename: the target never holds a half-written model.
@@ -228,6 +248,8 @@ export class NodePipelineRuntime implements PipelineRuntime {
     await instrumented?.session.release();
     const planned = await this.planned?.catch(() => undefined);
     await planned?.model.session.release();
+    const klModel = await this.klModel?.catch(() => undefined);
+    await klModel?.session.release();
     await this.plain.session.release();
   }
 }

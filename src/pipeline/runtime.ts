@@ -10,6 +10,7 @@ import type { LayerwiseOptions } from '../calibration/layerwise';
 import type { HiddenStates } from '../calibration/sensitivity';
 import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
+import type { KlSummary } from '../eval/held-out-kl';
 import type { ModelConfig } from '../model/config';
 import type { TextTokenizer } from '../model/tokenizer';
 import type { LayerWeights } from '../pruning/scoring';
@@ -80,6 +81,12 @@ export interface PipelineRuntime {
    * bias compensation substituted), which equals the exported pruned model.
    */
   evaluateNll(sequences: readonly (readonly number[])[], plan?: PlanWeights): Promise<Float64Array[]>;
+  /**
+   * Held-out KL (eval/held-out-kl.ts): KL(dense ‖ dense with `plan` applied) of the next-token distributions
+   * the samples' weights count, averaged with those weights. Forward only, the plan fed as graph inputs; the
+   * dense logits of a sample set are computed once and reused for every plan while memory allows.
+   */
+  heldOutKl(samples: readonly CalibrationSample[], plan: PlanWeights, options?: { signal?: AbortSignal }): Promise<KlSummary>;
   /** Writes the pruned model. */
   exportModel(request: ExportRequest): Promise<ExportSummary>;
 }
