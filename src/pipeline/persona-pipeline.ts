@@ -19,7 +19,8 @@ import { promptsFor, referencePersonas } from '../calibration/question-bank';
 import { questionSensitivities, type HiddenStates } from '../calibration/sensitivity';
 import type { CalibrationStats } from '../calibration/stats';
 import { modelShapeFromConfig, type ModelShape } from '../pruning/estimates';
-import { buildPlan, DEFAULT_GENERIC_MIX, resolveMethod, type BuiltPlan, type ScoringMethod } from '../pruning/plan-builder';
+import { DEFAULT_GENERIC_MIX, resolveMethod, type BuiltPlan, type ScoringMethod } from '../pruning/plan-builder';
+import { planWithOverrides } from '../pruning/plan-overrides';
 import { mixedGram, reconstructLayer } from '../pruning/reconstruct';
 import type { LayerWeights } from '../pruning/scoring';
 import { calibrationSummary, pruningManifestFields, type CalibrationSummary } from './manifest';
@@ -52,6 +53,8 @@ export interface PruneOutcome {
   /** Fields this pipeline adds to pruning.json (beside the exporter's keep, sizes and parameter counts). */
   manifest: Record<string, unknown>;
   export?: ExportSummary;
+  /** The plan search's choice and every candidate's held-out KL, when the search ran. */
+  selection?: { chosen: string; heldOutKl: number; candidates: { label: string; kl: number; sparsities: number[] }[] };
 }
 
 /** The persona methods read persona statistics; the baselines generic ones (or none). */
@@ -63,6 +66,16 @@ export interface CalibrationData {
   set: CalibrationSet;
   stats: CalibrationStats;
 }
+
+/** The calibration statistics a request's plan reads, as far as this pipeline holds them. */
+export interface HeldCalibration {
+  persona?: CalibrationData;
+  generic?: CalibrationData;
+}
+
+const personaKey = (req: ResolvedPruneRequest) => JSON.stringify([req.persona, req.samples, req.seed, req.sampling, req.filter, req.synthesis, req.userExamples]);
+const genericKey = (req: ResolvedPruneRequest) => JSON.stringify([req.genericSamples, req.seed, req.sampling]);
+const hasGram = (data: CalibrationData) => data.stats.layers.every((l) => l.gram);
 
 export class PersonaPipeline {
   readonly format: PromptFormat;
@@ -103,38 +116,30 @@ export class PersonaPipeline {
     signal?.throwIfAborted();
 
     const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
-    const gram = method === 'reconstruct';
+    const needs = this.needs(req);
+    const gram = needs.gram;
     const calibration: PruneOutcome['calibration'] = {};
     let generic: CalibrationData | undefined;
-    if (GENERIC_DATA.includes(method) || (gram && genericMix !== 0)) {
+    if (needs.generic) {
       generic = await this.genericCalibration(req, { gram, signal, onProgress: options.onProgress });
       calibration.generic = calibrationSummary(generic.set, generic.stats, { filtered: false, synthesis: true });
     }
     let persona: CalibrationData | undefined;
-    if (PERSONA_DATA.includes(method)) {
+    if (needs.persona) {
       persona = await this.personaCalibration(req, gram, signal, report);
       calibration.persona = calibrationSummary(persona.set, persona.stats, { filtered: req.filter, synthesis: req.synthesis }, this.runtime.tokenizer);
     }
 
     signal?.throwIfAborted();
     const weights = await this.denseWeights(method === 'magnitude');
-    const shape = this.shape(weights);
+    const layers = weights.length;
     const onScoring = report('scoring');
-    onScoring(0, shape.numLayers);
-    let plan = buildPlan({
-      method,
-      allocation: req.allocation,
-      sparsity: req.sparsity,
-      shape,
-      weights,
-      stats: (persona?.stats ?? generic?.stats)?.layers,
-      ...(gram && generic && { genericStats: generic.stats.layers }),
-      options: { ...req.planOptions, seed: req.seed, onProgress: req.sequential ? undefined : onScoring },
-    });
+    onScoring(0, layers);
+    let plan = this.oneShotPlan(req, weights, { persona, generic }, req.sequential ? undefined : onScoring);
     if (req.sequential) {
       plan = await this.sequentialReconstruct(plan, weights, [persona!, ...(generic ? [generic] : [])], genericMix, req, signal, onScoring);
     }
-    onScoring(shape.numLayers, shape.numLayers);
+    onScoring(layers, layers);
 
     const manifest = pruningManifestFields(req, method, plan, calibration, { genericMix: gram && generic ? genericMix : undefined });
     const outcome: PruneOutcome = { request: req, method, plan, calibration, manifest };
@@ -146,6 +151,66 @@ export class PersonaPipeline {
       onExport(1, 1);
     }
     return outcome;
+  }
+
+  /**
+   * The instant preview: the one-shot plan (buildPlan + the request's per-layer overrides) from the
+   * calibration this pipeline already holds for the request (a prune() of the same persona and data
+   * settings, or restoreCalibration). No model runs, so a slider can call it on every move; prune() of the
+   * same request is the refined plan (sequential reconstruction, and whatever else prune adds).
+   */
+  async replan(request: PruneRequest): Promise<BuiltPlan> {
+    const req = this.resolve(request);
+    const needs = this.needs(req);
+    const held = await this.heldCalibration(req);
+    const usable = (data: CalibrationData | undefined) => data && (!needs.gram || hasGram(data));
+    if ((needs.persona && !usable(held.persona)) || (needs.generic && !usable(held.generic))) {
+      throw new PruneRequestError('there are no calibration statistics for this persona and these settings yet: run the calibration first');
+    }
+    const weights = await this.denseWeights(resolveMethod(req.method) === 'magnitude');
+    return this.oneShotPlan(req, weights, { persona: needs.persona ? held.persona : undefined, generic: needs.generic ? held.generic : undefined });
+  }
+
+  /** The calibration sets and statistics held for a request's persona and data settings (to save them, say). */
+  async heldCalibration(request: PruneRequest): Promise<HeldCalibration> {
+    const req = resolvePruneRequest(request, this.questions.length);
+    const persona = this.lastPersona?.key === personaKey(req) ? this.lastPersona.entry : undefined;
+    const generic = await this.generic.get(genericKey(req))?.catch(() => undefined);
+    return { ...(persona && { persona }), ...(generic && { generic }) };
+  }
+
+  /** Adopts calibration saved from an earlier heldCalibration (after a reload), so replan and prune reuse it. */
+  restoreCalibration(request: PruneRequest, held: HeldCalibration): void {
+    const req = resolvePruneRequest(request, this.questions.length);
+    if (held.persona) this.lastPersona = { key: personaKey(req), entry: held.persona };
+    if (held.generic) this.generic.set(genericKey(req), Promise.resolve(held.generic));
+  }
+
+  /** Which statistics a request's method reads, and whether it needs their Gram matrices. */
+  private needs(req: ResolvedPruneRequest): { persona: boolean; generic: boolean; gram: boolean } {
+    const method = resolveMethod(req.method);
+    const gram = method === 'reconstruct';
+    const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
+    return { persona: PERSONA_DATA.includes(method), generic: GENERIC_DATA.includes(method) || (gram && genericMix !== 0), gram };
+  }
+
+  /** buildPlan with the request's overrides, on the persona statistics (else the generic ones) a method reads. */
+  private oneShotPlan(req: ResolvedPruneRequest, weights: LayerWeights[], data: HeldCalibration, onProgress?: (done: number, total: number) => void): BuiltPlan {
+    const method = resolveMethod(req.method);
+    const { persona, generic } = data;
+    return planWithOverrides(
+      {
+        method,
+        allocation: req.allocation,
+        sparsity: req.sparsity,
+        shape: this.shape(weights),
+        weights,
+        stats: (persona?.stats ?? generic?.stats)?.layers,
+        ...(method === 'reconstruct' && generic && { genericStats: generic.stats.layers }),
+        options: { ...req.planOptions, seed: req.seed, onProgress },
+      },
+      req.keepOverrides,
+    );
   }
 
   /**
@@ -215,7 +280,7 @@ export class PersonaPipeline {
     const req = resolvePruneRequest(request, this.questions.length);
     const { signal, gram } = options;
     const report = (phase: PipelinePhase) => (done: number, total: number) => options.onProgress?.({ phase, set: 'generic', done, total });
-    const key = JSON.stringify([req.genericSamples, req.seed, req.sampling]);
+    const key = genericKey(req);
     const make = async (previous?: CalibrationData): Promise<CalibrationData> => {
       const set =
         previous?.set ??
@@ -233,7 +298,7 @@ export class PersonaPipeline {
       return { set, stats };
     };
     const cached = await this.generic.get(key)?.catch(() => undefined);
-    if (cached && (!gram || cached.stats.layers.every((l) => l.gram))) return cached;
+    if (cached && (!gram || hasGram(cached))) return cached;
     const entry = make(cached);
     this.generic.set(key, entry);
     try {
@@ -254,9 +319,9 @@ export class PersonaPipeline {
     signal: AbortSignal | undefined,
     report: (phase: PipelinePhase, set?: 'persona') => (done: number, total: number) => void,
   ): Promise<CalibrationData> {
-    const key = JSON.stringify([req.persona, req.samples, req.seed, req.sampling, req.filter, req.synthesis, req.userExamples]);
+    const key = personaKey(req);
     const cached = this.lastPersona?.key === key ? this.lastPersona.entry : undefined;
-    if (cached && (!gram || cached.stats.layers.every((l) => l.gram))) return cached;
+    if (cached && (!gram || hasGram(cached))) return cached;
     const set = cached?.set ?? (await this.personaSet(req, signal, report));
     const entry = { set, stats: await this.runtime.calibrate(stripMeta(set), { gram, signal, onProgress: report('calibration', 'persona') }) };
     this.lastPersona = { key, entry };

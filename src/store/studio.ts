@@ -8,11 +8,24 @@ import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import { examplePersonas } from '../calibration/question-bank';
 import type { AllocationKind } from '../pruning/allocation';
 import type { PruneMethod } from '../pruning/plan-builder';
+import { SPARSITY_RANGE, sparsityProblem } from '../pruning/sparsity-range';
 import type { PruneRequest } from '../pipeline/request';
 import type { BackendInfo } from '../worker/protocol';
 import type { StudioClient } from '../worker/studio-client';
 import type { StopReason } from '../model/generate';
-import type { CalibrationData, CompareRow, ExportResult, PlanParams, PlanSummary, StudioEvent, StudioModelSource, StudioProgress, TrialParams } from '../worker/studio-protocol';
+import {
+  samePlanParams,
+  type CalibrationData,
+  type CompareRow,
+  type ExportResult,
+  type PlanParams,
+  type PlanSummary,
+  type RefinedPlan,
+  type StudioEvent,
+  type StudioModelSource,
+  type StudioProgress,
+  type TrialParams,
+} from '../worker/studio-protocol';
 import type { SavedSession, SessionStore } from './studio-persist';
 
 export const STUDIO_STEPS = ['model', 'character', 'settings', 'calibrate', 'plan', 'compare', 'chat', 'export'] as const;
@@ -77,8 +90,13 @@ export interface StudioState {
   };
   checkpoint: CalibrationCheckpoint | null;
   data: CalibrationData | null;
+  /** The plan shown: a preview, or the refined plan when it is for planParams. */
   plan: PlanSummary | null;
   planParams: PlanParams | null;
+  /** The latest refined plan (the pipeline's full prune for its params): what the download exports. Saved. */
+  refined: RefinedPlan | null;
+  /** Refining the shown preview into the plan to download: progress and cancel. */
+  refine: { status: 'idle' | 'running' | 'cancelling' | 'cancelled'; progress: StudioProgress | null };
   compare: { levels: number[]; prompt: string; rows: CompareRow[]; running: boolean };
   chat: { input: string; dense: string; pruned: string; running: number };
   trial: TrialState;
@@ -99,6 +117,9 @@ export interface StudioState {
   cancelCalibration(): void;
   setSparsity(sparsity: number): void;
   overrideLayer(layer: number, kept: number | null): void;
+  /** Runs the pipeline's full prune for the shown plan's params (reconstruction, search). */
+  refinePlan(): void;
+  cancelRefine(): void;
   setCompare(patch: Partial<Pick<StudioState['compare'], 'levels' | 'prompt'>>): void;
   runCompare(): void;
   setChatInput(text: string): void;
@@ -130,10 +151,13 @@ export function validateRun(state: Pick<StudioState, 'persona' | 'settings' | 'm
   if (state.persona.description.trim().length < 10) return 'Describe your character in at least a sentence (who they are, how they talk).';
   const { samples, sparsity, answerTokens } = state.settings;
   if (!Number.isInteger(samples) || samples < 2 || samples > 120) return 'Choose between 2 and 120 practice questions.';
-  if (!(sparsity > 0 && sparsity < 0.95)) return 'Choose how much to remove between 1% and 95%.';
+  if (sparsityProblem(sparsity)) return sparsityMessage;
   if (!Number.isInteger(answerTokens) || answerTokens < 4 || answerTokens > 256) return 'Answer length must be between 4 and 256 tokens.';
   return null;
 }
+
+/** The one message for a removal share outside SPARSITY_RANGE, in the writer's words. */
+export const sparsityMessage = `Choose how much to remove between ${Math.round(SPARSITY_RANGE.min * 100)}% and ${Math.round(SPARSITY_RANGE.max * 100)}%.`;
 
 /** Worker messages rewritten for a writer, with what to do next. */
 export function friendlyError(step: StudioStep, message: string): string {
@@ -164,6 +188,7 @@ const planParamsOf = (settings: StudioSettings): PlanParams => ({ method: settin
 export function createStudioStore(client: StudioClient, sessions: SessionStore): UseBoundStore<StoreApi<StudioState>> {
   let calibrateId = 0;
   let planId = 0;
+  let refineId = 0;
   let compareId = 0;
   let exportId = 0;
   const chatIds = new Map<number, 'dense' | 'pruned'>();
@@ -188,12 +213,13 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           if (event.requestId !== loadId) return;
           set({ model: { status: 'ready', label: event.label, denseParameters: event.denseParameters, widths: event.widths, format: event.format } });
           clearError('model');
-          const { data, checkpoint, planParams } = get();
-          if (data || checkpoint) client.send({ type: 'restore', ...(data && { data }), ...(checkpoint && { checkpoint }) });
+          const { data, checkpoint, planParams, refined } = get();
+          if (data || checkpoint) client.send({ type: 'restore', ...(data && { data }), ...(refined && { refined }), ...(checkpoint && { checkpoint }) });
           if (data && planParams) requestPlan(planParams);
           return;
         }
         case 'progress':
+          if (event.requestId === refineId) return set((s) => ({ refine: { ...s.refine, progress: event.progress } }));
           if (event.requestId !== calibrateId) return;
           return set((s) => ({ calibration: { ...s.calibration, progress: event.progress } }));
         case 'answer':
@@ -206,9 +232,19 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
             data: event.data,
             plan: event.plan,
             planParams: event.plan.params,
+            refined: event.refined,
+            refine: { status: 'idle', progress: null },
             checkpoint: null,
             compare: { ...s.compare, rows: [] },
             step: 'plan',
+          }));
+        case 'refined':
+          if (event.requestId !== refineId) return;
+          // The writer may have moved on while it ran: show it only if it is still the plan asked for.
+          return set((s) => ({
+            refined: event.refined,
+            refine: { status: 'idle', progress: null },
+            ...(s.planParams && samePlanParams(s.planParams, event.plan.params) && { plan: event.plan }),
           }));
         case 'resumed':
           if (event.requestId !== calibrateId) return;
@@ -219,6 +255,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         case 'cancelled':
           if (event.requestId === calibrateId) set((s) => ({ calibration: { ...s.calibration, status: 'cancelled' } }));
           if (event.requestId === compareId) set((s) => ({ compare: { ...s.compare, running: false } }));
+          if (event.requestId === refineId) set({ refine: { status: 'cancelled', progress: null } });
           return;
         case 'plan':
           if (event.requestId !== planId) return;
@@ -262,6 +299,10 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
             return fail('calibrate', message);
           }
           if (requestId === planId) return fail('plan', message);
+          if (requestId === refineId) {
+            set({ refine: { status: 'idle', progress: null } });
+            return fail('plan', message);
+          }
           if (requestId === trialId) {
             set((s) => ({ trial: { ...s.trial, running: false } }));
             return fail('model', message);
@@ -296,6 +337,8 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
       data: null,
       plan: null,
       planParams: null,
+      refined: null,
+      refine: { status: 'idle', progress: null },
       compare: { levels: [0.25, 0.5], prompt: 'Once upon a time', rows: [], running: false },
       chat: { input: 'Tell me about your day.', dense: '', pruned: '', running: 0 },
       trial: { params: { prompt: '', maxNewTokens: 60, temperature: 0, seed: 1 }, running: false, prompt: '', output: '', last: null },
@@ -342,6 +385,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         client.send({ type: 'cancel' });
       },
       setSparsity(sparsity) {
+        if (sparsityProblem(sparsity)) return fail('plan', sparsityMessage);
         const params = get().planParams ?? planParamsOf(get().settings);
         set((s) => ({ settings: { ...s.settings, sparsity } }));
         requestPlan({ ...params, sparsity, overrides: [] });
@@ -353,6 +397,19 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         while (overrides.length <= layer) overrides.push(null);
         overrides[layer] = kept;
         requestPlan({ ...params, overrides });
+      },
+      refinePlan() {
+        const { planParams, refine, calibration } = get();
+        if (!planParams || refine.status === 'running' || refine.status === 'cancelling' || calibration.status === 'running') return;
+        clearError('plan');
+        refineId = client.nextId();
+        set({ refine: { status: 'running', progress: null } });
+        client.send({ type: 'refine', requestId: refineId, params: planParams });
+      },
+      cancelRefine() {
+        if (get().refine.status !== 'running') return;
+        set((s) => ({ refine: { ...s.refine, status: 'cancelling' } }));
+        client.send({ type: 'cancel' });
       },
       setCompare: (patch) => set((s) => ({ compare: { ...s.compare, ...patch } })),
       runCompare() {
@@ -387,8 +444,9 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         }
       },
       runExport() {
-        const { planParams, persona } = get();
+        const { planParams, persona, plan } = get();
         if (!planParams) return fail('export', 'make a plan first');
+        if (plan?.kind !== 'refined') return fail('export', 'the plan shown is a preview; refine it first (step 5)');
         clearError('export');
         exportId = client.nextId();
         lastExport = null;
@@ -409,12 +467,13 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
 /** What the session saves (everything but bytes of exports and transient progress). */
 export function sessionOf(state: StudioState): SavedSession {
   return {
-    version: 1,
+    version: 2,
     step: state.step,
     persona: state.persona,
     settings: { ...state.settings },
     data: state.data,
     planParams: state.planParams,
+    refined: state.refined,
     compare: { levels: state.compare.levels, prompt: state.compare.prompt, rows: state.compare.rows },
     checkpoint: state.checkpoint,
     chatInput: state.chat.input,
@@ -430,6 +489,7 @@ export function restoredState(saved: SavedSession): Partial<StudioState> {
     settings: { ...DEFAULT_SETTINGS, ...(saved.settings as Partial<StudioSettings>) },
     data: saved.data,
     planParams: saved.planParams,
+    refined: saved.refined ?? null,
     checkpoint: saved.checkpoint,
     compare: { ...saved.compare, running: false },
     chat: { input: saved.chatInput, dense: '', pruned: '', running: 0 },
@@ -448,7 +508,7 @@ export async function persistStudio(store: UseBoundStore<StoreApi<StudioState>>,
   const saved = await sessions.load().catch(() => undefined);
   if (saved) store.setState(restoredState(saved));
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const refs = (s: StudioState) => [s.step, s.persona, s.settings, s.data, s.planParams, s.compare.levels, s.compare.prompt, s.compare.rows, s.checkpoint, s.chat.input];
+  const refs = (s: StudioState) => [s.step, s.persona, s.settings, s.data, s.planParams, s.refined, s.compare.levels, s.compare.prompt, s.compare.rows, s.checkpoint, s.chat.input];
   let last = refs(store.getState());
   store.subscribe((state) => {
     const next = refs(state);

@@ -1,5 +1,6 @@
 import { useStudio } from '../../store/studio-app';
 import type { ExportStep as Step } from '../../store/studio';
+import { RefinePanel } from './RefinePanel';
 import { StepError } from './StepError';
 
 const STEPS: [Step, string][] = [
@@ -38,14 +39,16 @@ export function ExportStep() {
   const run = useStudio((s) => s.runExport);
   const files = useStudio((s) => s.exportFiles);
   const goTo = useStudio((s) => s.goTo);
+  const refinedShown = useStudio((s) => s.plan?.kind === 'refined');
   const { result } = exported;
   const canPickFolder = typeof (window as unknown as { showDirectoryPicker?: unknown }).showDirectoryPicker === 'function';
   return (
     <section className="studio-step" aria-labelledby="export-title">
       <h2 id="export-title">8. Download</h2>
       <p className="hint">The download is a normal ONNX model folder (model, weights, tokenizer, settings and a pruning.json that says what was removed).</p>
+      <RefinePanel />
       <div className="actions">
-        <button type="button" className="primary" data-testid="run-export" onClick={run} disabled={exported.running}>
+        <button type="button" className="primary" data-testid="run-export" onClick={run} disabled={exported.running || !refinedShown}>
           {exported.running ? 'Preparing…' : 'Prepare the download'}
         </button>
       </div>
