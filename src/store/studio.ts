@@ -415,7 +415,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
       runCompare() {
         const { planParams, compare } = get();
         if (!planParams) return fail('compare', 'make a plan first');
-        const levels = [...new Set(compare.levels)].filter((l) => l >= 0 && l < 1).sort((a, b) => a - b);
+        const levels = [...new Set(compare.levels)].filter((l) => l === 0 || !sparsityProblem(l)).sort((a, b) => a - b);
         if (levels.length === 0) return fail('compare', 'pick at least one level');
         clearError('compare');
         compareId = client.nextId();
@@ -424,7 +424,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           type: 'compare',
           requestId: compareId,
           prompt: compare.prompt,
-          // 0% keeps every channel: the dense model, through the same path as the others.
+          // 0% is the dense model (the worker keeps every channel), measured through the same path as the plans.
           levels: levels.map((sparsity) => ({ label: `${Math.round(sparsity * 100)}%`, params: { ...planParams, sparsity, overrides: [] } })),
         });
       },

@@ -17,7 +17,7 @@ export function RefinePanel() {
       <p className="status" data-testid="plan-kind" data-kind={plan.kind} aria-live="polite">
         {plan.kind === 'refined' ? (
           <>
-            <strong>Refined plan</strong> ({Math.round(plan.params.sparsity * 100)}%): layers re-fitted one after another on your character's data. This is the plan the download uses.
+            <strong>Refined plan</strong> ({Math.round(plan.params.sparsity * 100)}%): the full analysis for this size (for the recommended method, each layer re-fitted in turn on your character's data), the same plan the command line makes. This is the plan the download uses.
             {plan.selection && (
               <>
                 {' '}
