@@ -71,7 +71,7 @@ async function flow(page: Page, info: TestInfo, backend: 'auto' | 'wasm') {
   await page.getByTestId('to-compare').click();
   await page.getByTestId('compare-level-0').check();
   await page.getByTestId('run-compare').click();
-  await expect(page.getByTestId('compare-row')).toHaveCount(3, { timeout: 120_000 });
+  await expect(page.getByTestId('compare-row')).toHaveCount(3, { timeout: 300_000 });
   const params = (await page.getByTestId('compare-params').allTextContents()).map((t) => Number(t.replaceAll(',', '')));
   expect(params[0]).toBeGreaterThan(params[1]!);
   expect(params[1]).toBeGreaterThan(params[2]!);
@@ -158,6 +158,25 @@ async function checkDownload(result: Awaited<ReturnType<typeof flow>>) {
   await session.release();
 }
 
+/** The plan level of the session the studio saved in IndexedDB. */
+function savedSparsity(page: Page): Promise<number | undefined> {
+  return page.evaluate(
+    () =>
+      new Promise<number | undefined>((resolve) => {
+        const open = indexedDB.open('pps-studio');
+        open.onerror = () => resolve(undefined);
+        open.onsuccess = () => {
+          const get = open.result.transaction('session').objectStore('session').get('current');
+          get.onsuccess = () => {
+            open.result.close();
+            resolve((get.result as { planParams?: { sparsity: number } } | undefined)?.planParams?.sparsity);
+          };
+          get.onerror = () => resolve(undefined);
+        };
+      }),
+  );
+}
+
 /** Opens the studio on a fresh session and fills in a character, up to the settings step. */
 async function freshCharacter(page: Page, query: string) {
   await page.goto(query);
@@ -201,7 +220,8 @@ test.describe('studio', () => {
     await page.getByTestId('plan-slider').fill('0.4');
     await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined');
 
-    // A reload restores the refined plan, and it is what downloads.
+    // A reload restores the refined plan, and it is what downloads (once the session holds the 40% level).
+    await expect.poll(() => savedSparsity(page)).toBe(0.4);
     await page.reload();
     await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined', { timeout: 60_000 });
     await page.getByTestId('nav-export').click();

@@ -501,33 +501,44 @@ export function restoredState(saved: SavedSession): Partial<StudioState> {
 }
 
 /**
- * Restores the saved session, then saves after every change (a write at most every 300 ms, of the state then).
+ * Restores the saved session, then saves after every change (at once, then at most every 300 ms, of the state then).
  * Once a write holding the running calibration's checkpoint is done, the progress says it is saved.
  */
 export async function persistStudio(store: UseBoundStore<StoreApi<StudioState>>, sessions: SessionStore): Promise<void> {
   const saved = await sessions.load().catch(() => undefined);
   if (saved) store.setState(restoredState(saved));
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** A change came while the last write's 300 ms were running: write once more when they end. */
+  let dirty = false;
   const refs = (s: StudioState) => [s.step, s.persona, s.settings, s.data, s.planParams, s.refined, s.compare.levels, s.compare.prompt, s.compare.rows, s.checkpoint, s.chat.input];
   let last = refs(store.getState());
   store.subscribe((state) => {
     const next = refs(state);
     if (next.every((v, i) => v === last[i])) return;
     last = next;
-    // A throttle, not a debounce: checkpoints arrive faster than 300 ms apart and must still be written.
-    if (timer !== undefined) return;
+    // A throttle, not a debounce: checkpoints arrive faster than 300 ms apart and must still be written. The
+    // first change is written at once (a reload right after one edit keeps it), later ones at most every 300 ms.
+    if (timer !== undefined) {
+      dirty = true;
+      return;
+    }
+    write();
+  });
+  function write() {
+    dirty = false;
+    const session = sessionOf(store.getState());
+    sessions
+      .save(session)
+      .then(() => {
+        const { checkpoint, calibration } = store.getState();
+        if (session.checkpoint && checkpoint === session.checkpoint && calibration.status === 'running') {
+          store.setState({ calibration: { ...calibration, saved: savedProgress(checkpoint) } });
+        }
+      })
+      .catch(() => undefined);
     timer = setTimeout(() => {
       timer = undefined;
-      const session = sessionOf(store.getState());
-      sessions
-        .save(session)
-        .then(() => {
-          const { checkpoint, calibration } = store.getState();
-          if (session.checkpoint && checkpoint === session.checkpoint && calibration.status === 'running') {
-            store.setState({ calibration: { ...calibration, saved: savedProgress(checkpoint) } });
-          }
-        })
-        .catch(() => undefined);
+      if (dirty) write();
     }, 300);
-  });
+  }
 }
