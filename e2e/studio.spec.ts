@@ -201,7 +201,7 @@ test.describe('studio', () => {
     // The CLI's answer length (96 tokens), so that the studio's request is the CLI's `--samples 12 --sparsity 0.4`.
     await page.getByTestId('setting-answer-tokens').fill('96');
     await page.getByTestId('run-calibration').click();
-    await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 180_000 });
+    await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 420_000 });
     await expect(page.getByTestId('layer-kept-0')).toHaveValue('103');
     await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined');
     await shot(page, info, 'default-1-plan');
