@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { exportPrunedFolder } from '../onnx/prune-folder-node';
 import { planSparsity } from '../pruning/keep-plan';
 import { CliUsageError, parseCommandArgs } from './args';
+import { printWarnings } from './warnings';
 
 const usage =
   'export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite]';
@@ -44,6 +45,7 @@ export const exportCommand = {
       overwrite: values.overwrite ?? false,
     });
     const seconds = (performance.now() - started) / 1000;
+    printWarnings(result.configWarnings);
     const { report } = result;
     for (const l of report.layers) {
       if (l.addedError) process.stderr.write(`layer ${l.layer}: down ${l.down} (from ${l.requantizedFrom}), added error max ${l.addedError.maxAbs.toExponential(2)} rms ${l.addedError.rms.toExponential(2)}\n`);

@@ -3,11 +3,17 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GenerationConfig, ModelConfig } from '../model/config';
+import { checkConfigAgainstGraph } from '../model/config-check';
+import { graphFacts, type GraphFacts } from '../onnx/graph-facts';
+import { ModelFileSource } from '../onnx/model-stream-node';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 
 export interface NodeModel {
   dir: string;
+  /** config.json with the graph's values where they differ (see configWarnings). */
   config: ModelConfig;
+  /** Fields of config.json the graph contradicts, each replaced by the graph's value. */
+  configWarnings: string[];
   generationConfig: GenerationConfig | null;
   tokenizer: TextTokenizer;
   session: ort.InferenceSession;
@@ -23,8 +29,21 @@ export async function findGraphFile(dir: string): Promise<string> {
   throw new Error(`${dir} is not a model folder: neither onnx/model.onnx nor model.onnx is there`);
 }
 
-/** A model folder's JSON files: config, tokenizer and (optional) generation config, with clear errors. */
-export async function readModelFolderMeta(dir: string): Promise<Pick<NodeModel, 'config' | 'generationConfig' | 'tokenizer'>> {
+/** The graph's shape facts, from its protobuf alone (external data is not read). */
+export async function readGraphFacts(graphPath: string): Promise<GraphFacts> {
+  const source = await ModelFileSource.open(graphPath);
+  try {
+    return graphFacts(source.model);
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * A model folder's JSON files: config (checked against the graph at `modelFile`), tokenizer and (optional)
+ * generation config, with clear errors.
+ */
+export async function readModelFolderMeta(dir: string, modelFile?: string): Promise<Pick<NodeModel, 'config' | 'configWarnings' | 'generationConfig' | 'tokenizer'>> {
   const required = async (file: string) => {
     try {
       return await readJson(join(dir, file));
@@ -33,15 +52,21 @@ export async function readModelFolderMeta(dir: string): Promise<Pick<NodeModel, 
       throw new Error(`${join(dir, file)}: ${(error as Error).message}`);
     }
   };
-  const config = (await required('config.json')) as ModelConfig;
+  const rawConfig = await required('config.json');
+  const graph = modelFile ?? (await findGraphFile(dir));
+  const facts = await readGraphFacts(join(dir, graph)).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new Error(`${dir} is not a model folder: ${graph} is missing`) : error;
+  });
+  const { config, warnings: configWarnings } = checkConfigAgainstGraph(rawConfig, facts, join(dir, 'config.json'));
   const tokenizer = loadTokenizer(await required('tokenizer.json'), await required('tokenizer_config.json'));
   const generationConfig = (await readJson(join(dir, 'generation_config.json')).catch(() => null)) as GenerationConfig | null;
-  return { config, generationConfig, tokenizer };
+  return { config, configWarnings, generationConfig, tokenizer };
 }
 
 export async function loadNodeModel(dir: string, modelFile?: string): Promise<NodeModel> {
-  const meta = await readModelFolderMeta(dir);
+  const graph = modelFile ?? (await findGraphFile(dir));
+  const meta = await readModelFolderMeta(dir, graph);
   // ORT reads the external data files itself, next to the graph.
-  const session = await ort.InferenceSession.create(join(dir, modelFile ?? (await findGraphFile(dir))));
+  const session = await ort.InferenceSession.create(join(dir, graph));
   return { dir, ...meta, session };
 }

@@ -57,6 +57,8 @@ export interface ModelState {
   denseParameters?: number;
   widths?: number[];
   format?: 'chat' | 'base';
+  /** Fields of config.json the graph contradicted (the graph's values are used). */
+  configWarnings?: string[];
 }
 
 export type ExportStep = 'build' | 'verify' | 'zip';
@@ -211,7 +213,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           return set({ backend: event.backend });
         case 'loaded': {
           if (event.requestId !== loadId) return;
-          set({ model: { status: 'ready', label: event.label, denseParameters: event.denseParameters, widths: event.widths, format: event.format } });
+          set({ model: { status: 'ready', label: event.label, denseParameters: event.denseParameters, widths: event.widths, format: event.format, configWarnings: event.configWarnings ?? [] } });
           clearError('model');
           const { data, checkpoint, planParams, refined } = get();
           if (data || checkpoint) client.send({ type: 'restore', ...(data && { data }), ...(refined && { refined }), ...(checkpoint && { checkpoint }) });

@@ -125,6 +125,7 @@ async function load(requestId: number, source: StudioModelSource) {
     layers: widths.length,
     widths,
     format: pipeline.format.kind === 'chat' ? 'chat' : 'base',
+    configWarnings: runtime.configWarnings,
   });
 }
 
