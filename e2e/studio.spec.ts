@@ -223,7 +223,7 @@ test.describe('studio', () => {
     // A reload restores the refined plan, and it is what downloads (once the session holds the 40% level).
     await expect.poll(() => savedSparsity(page)).toBe(0.4);
     await page.reload();
-    await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined', { timeout: 60_000 });
+    await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined', { timeout: 240_000 });
     await page.getByTestId('nav-export').click();
     await page.getByTestId('run-export').click();
     await expect(page.getByTestId('export-result')).toBeVisible({ timeout: 120_000 });
