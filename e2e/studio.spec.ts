@@ -1,14 +1,19 @@
-import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { unzipSync } from 'fflate';
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import * as ort from 'onnxruntime-node';
 import { referenceLogits } from '../src/import/llama-reference';
 import { loadBuiltin } from '../src/import/test-fixtures';
+import { discoverFfns } from '../src/onnx/ffn-discovery';
 import { decodeModel } from '../src/onnx/model-io';
 import { countParameters } from '../src/onnx/prune-export';
+import { readFfnWeights } from '../src/pipeline/ffn-weights';
 
 async function shot(page: Page, info: TestInfo, name: string) {
   await page.screenshot({ path: info.outputPath(`${name}.png`), fullPage: true });
@@ -38,32 +43,36 @@ async function flow(page: Page, info: TestInfo, backend: 'auto' | 'wasm') {
   await shot(page, info, `${backend}-3-settings`);
   await page.getByTestId('run-calibration').click();
   await expect(page.getByTestId('calibration-progress')).toBeVisible();
-  await expect(page.getByTestId('answer-preview')).toBeVisible();
+  await expect(page.getByTestId('answer-preview')).toBeVisible({ timeout: 180_000 }); // filtering first: slow on a busy machine
   await shot(page, info, `${backend}-4-calibrating`);
-  await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 240_000 });
   await shot(page, info, `${backend}-5-plan`);
   await expect(page.getByTestId('layer-kept-0')).toHaveValue('103'); // round(172 × 0.6)
+  await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined');
 
-  // Reload in the middle of the flow: the plan comes back from IndexedDB, without recalibrating.
+  // Reload in the middle of the flow: the refined plan comes back from IndexedDB, without recalibrating.
   await page.reload();
   await expect(page.getByTestId('layer-chart')).toBeVisible();
   await expect(page.getByTestId('plan-sparsity')).toHaveText('40');
   await expect(page.getByTestId('layer-kept-0')).toHaveValue('103');
+  await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined');
 
-  // Re-plan at 50% from the saved statistics; then override one layer by typing.
+  // Preview at 50% from the saved statistics; then override one layer by typing.
   const before = await page.getByTestId('params-after').textContent();
   await page.getByTestId('plan-slider').fill('0.5');
   await expect(page.getByTestId('plan-sparsity')).toHaveText('50');
   await expect(page.getByTestId('layer-kept-0')).toHaveValue('86');
+  await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'preview');
   await expect(page.getByTestId('params-after')).not.toHaveText(before!);
   await page.getByTestId('layer-kept-2').fill('100');
   await expect(page.getByTestId('layer-kept-2')).toHaveValue('100');
+  await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'preview');
   await shot(page, info, `${backend}-6-replanned`);
 
   await page.getByTestId('to-compare').click();
   await page.getByTestId('compare-level-0').check();
   await page.getByTestId('run-compare').click();
-  await expect(page.getByTestId('compare-row')).toHaveCount(3, { timeout: 120_000 });
+  await expect(page.getByTestId('compare-row')).toHaveCount(3, { timeout: 300_000 });
   const params = (await page.getByTestId('compare-params').allTextContents()).map((t) => Number(t.replaceAll(',', '')));
   expect(params[0]).toBeGreaterThan(params[1]!);
   expect(params[1]).toBeGreaterThan(params[2]!);
@@ -84,6 +93,10 @@ async function flow(page: Page, info: TestInfo, backend: 'auto' | 'wasm') {
   await shot(page, info, `${backend}-8-chat`);
 
   await page.getByTestId('to-export').click();
+  // A preview does not download: refine it first, right here.
+  await expect(page.getByTestId('run-export')).toBeDisabled();
+  await page.getByTestId('refine-plan').click();
+  await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined', { timeout: 120_000 });
   await page.getByTestId('run-export').click();
   await expect(page.getByTestId('export-result')).toBeVisible({ timeout: 120_000 });
   const maxError = Number(await page.getByTestId('export-max-error').textContent());
@@ -112,7 +125,10 @@ async function checkDownload(result: Awaited<ReturnType<typeof flow>>) {
   const root = Object.keys(zip)[0]!.split('/')[0]!;
   const file = (p: string) => zip[`${root}/${p}`];
   for (const p of ['onnx/model.onnx', 'onnx/model.onnx_data', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'pruning.json']) expect(file(p), p).toBeDefined();
-  const manifest = JSON.parse(new TextDecoder().decode(file('pruning.json'))) as { keep: number[][]; parameters: { after: number } };
+  const manifest = JSON.parse(new TextDecoder().decode(file('pruning.json'))) as { keep: number[][]; parameters: { after: number }; requested_sparsity: number; layer_overrides: (number | null)[] };
+  // The refined plan of what was shown last: 50% with layer 3 overridden.
+  expect(manifest).toMatchObject({ requested_sparsity: 0.5, layer_overrides: [null, null, 100] });
+  expect(shownSizes).toEqual([86, 86, 100, 86, 86]);
   const config = JSON.parse(new TextDecoder().decode(file('config.json'))) as { intermediate_sizes?: number[]; intermediate_size: number };
   expect(manifest.keep.map((k) => k.length)).toEqual(shownSizes);
   expect(config.intermediate_sizes ?? shownSizes.map(() => config.intermediate_size)).toEqual(shownSizes);
@@ -174,6 +190,25 @@ async function checkDownload(result: Awaited<ReturnType<typeof flow>>) {
   }
 }
 
+/** The plan level of the session the studio saved in IndexedDB. */
+function savedSparsity(page: Page): Promise<number | undefined> {
+  return page.evaluate(
+    () =>
+      new Promise<number | undefined>((resolve) => {
+        const open = indexedDB.open('pps-studio');
+        open.onerror = () => resolve(undefined);
+        open.onsuccess = () => {
+          const get = open.result.transaction('session').objectStore('session').get('current');
+          get.onsuccess = () => {
+            open.result.close();
+            resolve((get.result as { planParams?: { sparsity: number } } | undefined)?.planParams?.sparsity);
+          };
+          get.onerror = () => resolve(undefined);
+        };
+      }),
+  );
+}
+
 /** Opens the studio on a fresh session and fills in a character, up to the settings step. */
 async function freshCharacter(page: Page, query: string) {
   await page.goto(query);
@@ -186,19 +221,41 @@ async function freshCharacter(page: Page, query: string) {
 }
 
 test.describe('studio', () => {
-  test.describe.configure({ timeout: 300_000 });
+  test.describe.configure({ timeout: 600_000 });
   test('full flow on WebGPU: persona → calibrate → re-plan → compare → chat → export → download, reload restores', async ({ page }, info) => {
     await checkDownload(await flow(page, info, 'auto'));
   });
   test('the same flow with WebGPU disabled (WASM)', async ({ page }, info) => {
     await checkDownload(await flow(page, info, 'wasm'));
   });
-  test('default settings (the persona method: sequential reconstruction with refit) plan and export a verified model', async ({ page }, info) => {
+  test('default settings (the persona method: sequential reconstruction): refine with cancel, reload, and the download equals the CLI\'s plan for the same request', async ({ page }, info) => {
     await freshCharacter(page, '/?backend=wasm');
+    // The CLI's answer length (96 tokens), so that the studio's request is the CLI's `--samples 12 --sparsity 0.4`.
+    await page.getByTestId('setting-answer-tokens').fill('96');
     await page.getByTestId('run-calibration').click();
-    await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 180_000 });
+    await expect(page.getByTestId('layer-chart')).toBeVisible({ timeout: 420_000 });
     await expect(page.getByTestId('layer-kept-0')).toHaveValue('103');
+    await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined');
     await shot(page, info, 'default-1-plan');
+
+    // Another level previews at once; a refine of it shows progress and, cancelled, loses nothing.
+    await page.getByTestId('plan-slider').fill('0.6');
+    await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'preview');
+    await expect(page.getByTestId('layer-kept-0')).toHaveValue('69');
+    await page.getByTestId('refine-plan').click();
+    await expect(page.getByTestId('refine-progress')).toBeVisible();
+    await page.getByTestId('cancel-refine').click();
+    await expect(page.getByTestId('refine-stopped')).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'preview');
+    await expect(page.getByTestId('layer-kept-0')).toHaveValue('69');
+    await shot(page, info, 'default-2-refine-cancelled');
+    await page.getByTestId('plan-slider').fill('0.4');
+    await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined');
+
+    // A reload restores the refined plan, and it is what downloads (once the session holds the 40% level).
+    await expect.poll(() => savedSparsity(page)).toBe(0.4);
+    await page.reload();
+    await expect(page.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'refined', { timeout: 240_000 });
     await page.getByTestId('nav-export').click();
     await page.getByTestId('run-export').click();
     await expect(page.getByTestId('export-result')).toBeVisible({ timeout: 120_000 });
@@ -207,11 +264,11 @@ test.describe('studio', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
     const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
     const root = Object.keys(zip)[0]!.split('/')[0]!;
-    const manifest = JSON.parse(new TextDecoder().decode(zip[`${root}/pruning.json`]!)) as { method: string; keep: number[][]; parameters: { after: number } };
-    expect(manifest.method).toMatch(/persona|reconstruct/);
+    const manifest = JSON.parse(new TextDecoder().decode(zip[`${root}/pruning.json`]!)) as { method: string; keep: number[][]; sequential: boolean };
+    expect(manifest).toMatchObject({ method: 'reconstruct', sequential: true });
     const model = decodeModel(zip[`${root}/onnx/model.onnx`]!, (loc) => zip[`${root}/onnx/${loc}`]);
     expect(countParameters(model)).toBe(Number((await page.getByTestId('params-after').textContent())!.replaceAll(',', '')));
-    await shot(page, info, 'default-2-export');
+    await shot(page, info, 'default-3-export');
 
     // Save to a folder: the picker stubbed with a folder of the page's private file system.
     const listing = () =>
@@ -246,6 +303,29 @@ test.describe('studio', () => {
     await page.getByTestId('save-folder').click();
     await expect(message).toContainText(`Not replacing "${root}" in the chosen folder: it is not empty and does not look like a model folder`);
     expect(await listing()).toEqual(['notes.md']);
+
+    // The CLI (onnxruntime-node) on the same model with the same request and seed.
+    const dir = await mkdtemp(join(tmpdir(), 'studio-vs-cli-'));
+    try {
+      const persona = 'A gruff old sea captain who tells tall tales about storms, sea monsters and lost treasure.';
+      const modelDir = 'public/models/stories260K';
+      expect(existsSync(join(modelDir, 'onnx/model.onnx'))).toBe(true);
+      await promisify(execFile)('npx', ['tsx', 'src/cli/main.ts', 'prune', '--model', modelDir, '--persona', persona, '--sparsity', '0.4', '--samples', '12', '--seed', '0', '--out', join(dir, 'cli')], { timeout: 240_000 });
+      const cliManifest = JSON.parse(await readFile(join(dir, 'cli/pruning.json'), 'utf8')) as { keep: number[][]; sequential: boolean };
+      const cliModel = decodeModel(new Uint8Array(await readFile(join(dir, 'cli/onnx/model.onnx'))), (loc) => new Uint8Array(readFileSync(join(dir, 'cli/onnx', loc))));
+      const down = (m: ReturnType<typeof decodeModel>) => readFfnWeights(m, discoverFfns(m), { gateUp: false }).map((w) => w.down);
+      const studioDown = down(model);
+      const cliDown = down(cliModel);
+      let worst = 0;
+      studioDown.forEach((d, l) => d.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - cliDown[l]![i]!)))));
+      const differing = manifest.keep.filter((k, l) => JSON.stringify(k) !== JSON.stringify(cliManifest.keep[l])).length;
+      test.info().annotations.push({ type: 'studio (WASM) vs CLI (onnxruntime-node)', description: `layers with other keep indices: ${differing}; max |down_proj diff| ${worst.toExponential(2)}` });
+      expect(cliManifest.sequential).toBe(true);
+      expect(manifest.keep).toEqual(cliManifest.keep);
+      expect(worst).toBeLessThanOrEqual(1e-6);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
   test('a reload during the analysis offers Resume, which continues from the saved progress', async ({ page }, info) => {
     await freshCharacter(page, '/');
@@ -256,7 +336,7 @@ test.describe('studio', () => {
     await page.getByTestId('setting-samples').fill('32');
     await page.getByTestId('setting-answer-tokens').fill('16');
     await page.getByTestId('run-calibration').click();
-    await expect(page.getByTestId('checkpoint-saved')).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('checkpoint-saved')).toBeVisible({ timeout: 180_000 });
     await shot(page, info, 'resume-1-saved');
     await page.reload();
 

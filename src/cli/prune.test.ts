@@ -84,7 +84,7 @@ describe('npm run cli -- prune', () => {
     const base = ['prune', '--model', model, '--out', join(dir, 'never')];
     const cases: [string[], number, string][] = [
       [[...base, '--sparsity', '0.25'], 2, '--persona is required'],
-      [[...base, '--persona', 'A pirate.', '--sparsity', '1.5'], 2, '--sparsity must be a number strictly between 0 and 1, got "1.5"'],
+      [[...base, '--persona', 'A pirate.', '--sparsity', '1.5'], 2, '--sparsity must be between 0.05 and 0.9 (5% to 90% of the FFN channels removed), got 1.5'],
       [[...base, '--persona', 'A pirate.', '--sparsity', '0.25', '--method', 'obs'], 2, 'unknown --method "obs"'],
       [[...base, '--persona', `@${join(dir, 'missing.txt')}`, '--sparsity', '0.25'], 2, `--persona: file not found: ${join(dir, 'missing.txt')}`],
       [['prune', '--model', join(dir, 'nowhere'), '--out', join(dir, 'never'), '--persona', 'A pirate.', '--sparsity', '0.25'], 2, `--model: ${join(dir, 'nowhere')} does not exist`],

@@ -14,6 +14,7 @@ import { PersonaPipeline, type PipelineProgress, type PruneOutcome } from '../pi
 import { PruneRequestError, type PruneRequest } from '../pipeline/request';
 import { ALLOCATIONS, type AllocationKind } from '../pruning/allocation';
 import { PRUNE_METHODS, type PruneMethod } from '../pruning/plan-builder';
+import { sparsityProblem } from '../pruning/sparsity-range';
 import { CliUsageError, numberOption, parseCommandArgs } from './args';
 import { printWarnings } from './warnings';
 
@@ -53,7 +54,8 @@ export async function textArgument(value: string, name: string): Promise<string>
 export async function requestOptions(values: OptionValues, usageLine: string): Promise<Omit<PruneRequest, 'persona'>> {
   if (!values.model || !values.out || values.sparsity === undefined) throw new CliUsageError(`--model, --sparsity and --out are required\nusage: ${usageLine}`);
   const sparsity = Number(values.sparsity);
-  if (!(sparsity > 0 && sparsity < 1)) throw new CliUsageError(`--sparsity must be a number strictly between 0 and 1, got "${values.sparsity}"`);
+  const sparsityError = sparsityProblem(sparsity);
+  if (sparsityError) throw new CliUsageError(`--${sparsityError}`);
   const method = (values.method ?? 'persona') as PruneMethod;
   if (!PRUNE_METHODS.includes(method)) throw new CliUsageError(`unknown --method "${method}" (one of ${PRUNE_METHODS.join(', ')})`);
   const allocation = (values.allocation ?? 'uniform') as AllocationKind;

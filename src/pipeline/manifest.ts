@@ -78,6 +78,7 @@ export function pruningManifestFields(
     seed: req.seed,
     plan_options: { ...req.planOptions, ...(extra.genericMix !== undefined && { genericMix: extra.genericMix }) },
     sequential: req.sequential,
+    ...(req.keepOverrides && { layer_overrides: req.keepOverrides }),
     refit_down_proj: plan.downWeights !== undefined,
     bias_compensation: plan.channelMeans !== undefined,
     estimates: plan.estimates,

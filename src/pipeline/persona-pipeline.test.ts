@@ -13,6 +13,7 @@ import { loadBuiltin } from '../import/test-fixtures';
 import { writeFolderAtomic } from '../node/folder-io';
 import { NodePipelineRuntime } from '../node/pipeline-runtime';
 import { buildPlan } from '../pruning/plan-builder';
+import { planWithOverrides } from '../pruning/plan-overrides';
 import { mixedGram, reconstructLayer } from '../pruning/reconstruct';
 import { PersonaPipeline, type PipelineProgress } from './persona-pipeline';
 import { DEFAULT_SEARCH } from './plan-search';
@@ -278,8 +279,8 @@ describe('PersonaPipeline on the built-in model', () => {
       expect(() => pipeline.resolve(request)).toThrow(PruneRequestError);
       expect(() => pipeline.resolve(request)).toThrow(message);
     };
-    bad({ persona: PIRATE, sparsity: 1 }, /strictly between 0 and 1/);
-    bad({ persona: PIRATE, sparsity: 0 }, /strictly between 0 and 1/);
+    bad({ persona: PIRATE, sparsity: 1 }, /sparsity must be between 0.05 and 0.9 .*got 1$/);
+    bad({ persona: PIRATE, sparsity: 0 }, /sparsity must be between 0.05 and 0.9/);
     bad({ persona: PIRATE, sparsity: 0.5, method: 'obs' as never }, /unknown method "obs"/);
     bad({ persona: PIRATE, sparsity: 0.5, allocation: 'even' as never }, /unknown allocation "even"/);
     bad({ sparsity: 0.5 }, /needs a persona description/);
@@ -295,5 +296,58 @@ describe('PersonaPipeline on the built-in model', () => {
     expect(pipeline.resolve({ persona: PIRATE, sparsity: 0.5, method: 'reconstruct' }).search).toBe(false);
     expect(pipeline.resolve({ sparsity: 0.5, method: 'magnitude' })).toMatchObject({ method: 'magnitude', samples: 32, filter: true, sequential: false });
     expect(pipeline.resolve({ persona: PIRATE, sparsity: 0.5, method: 'reconstruct' }).sequential).toBe(false);
+  });
+
+  it('replan previews the one-shot plan from the held statistics (overrides honoured, no model run); prune refines it; a restored pipeline gives the same plans', async () => {
+    const { runtime, calls } = recording(node);
+    const pipeline = new PersonaPipeline(runtime, REFERENCES);
+    const request = { persona: PIRATE, sparsity: 0.25, samples: 6, seed: 3, sampling: { maxNewTokens: 12, temperature: 0.7, topP: 0.9 } };
+    await expect(pipeline.replan(request)).rejects.toThrow(/run the calibration first/);
+
+    const refined = await pipeline.prune(request);
+    const runs = { generate: calls.generate.length, calibrate: calls.calibrate.length, hidden: calls.hidden };
+    const held = await pipeline.heldCalibration(request);
+    const weights = await pipeline.denseWeights(false);
+    const input = (sparsity: number) => ({
+      method: 'reconstruct' as const,
+      allocation: 'uniform' as const,
+      sparsity,
+      shape: pipeline.shape(weights),
+      weights,
+      stats: held.persona!.stats.layers,
+      genericStats: held.generic!.stats.layers,
+      options: { seed: 3 },
+    });
+
+    // The preview at another level and with a per-layer override: buildPlan on the dense statistics, nothing run.
+    const preview = await pipeline.replan({ ...request, sparsity: 0.5, keepOverrides: [null, 100] });
+    const expected = planWithOverrides(input(0.5), [null, 100]);
+    expect(preview.keep).toEqual(expected.keep);
+    expect(preview.keep.map((k) => k.length)).toEqual([86, 100, 86, 86, 86]);
+    preview.downWeights!.forEach((d, l) => expect(Array.from(d)).toEqual(Array.from(expected.downWeights![l]!)));
+    expect({ generate: calls.generate.length, calibrate: calls.calibrate.length, hidden: calls.hidden }).toEqual(runs);
+
+    // The refined plan is the sequential one: layer 0 as the preview, later layers re-solved on pruned-model statistics.
+    const oneShot = await pipeline.replan(request);
+    expect(refined.plan.keep[0]).toEqual(oneShot.keep[0]);
+    expect(refined.plan.keep.map((k) => k.length)).toEqual(oneShot.keep.map((k) => k.length));
+    expect(refined.plan.downWeights!.slice(1).some((d, l) => d.some((v, i) => v !== oneShot.downWeights![l + 1]![i]))).toBe(true);
+
+    // Refining with overrides keeps the overridden count through the sequential refit.
+    const overridden = await pipeline.prune({ ...request, keepOverrides: [null, null, 60] });
+    expect(overridden.plan.keep.map((k) => k.length)).toEqual([129, 129, 60, 129, 129]);
+    expect(overridden.manifest.layer_overrides).toEqual([null, null, 60]);
+    expect(calls.generate.length).toBe(runs.generate); // no new synthesis: the held calibration served it
+
+    // After a reload: a fresh pipeline given the saved calibration previews and refines identically, without synthesis.
+    const restored = recording(node);
+    const again = new PersonaPipeline(restored.runtime, REFERENCES);
+    again.restoreCalibration(request, structuredClone(held));
+    expect((await again.replan({ ...request, sparsity: 0.5, keepOverrides: [null, 100] })).keep).toEqual(preview.keep);
+    const reRefined = await again.prune(request);
+    expect(reRefined.plan.keep).toEqual(refined.plan.keep);
+    reRefined.plan.downWeights!.forEach((d, l) => expect(Array.from(d)).toEqual(Array.from(refined.plan.downWeights![l]!)));
+    expect(restored.calls.generate).toHaveLength(0);
+    expect(restored.calls.hidden).toBe(0);
   });
 });

@@ -24,6 +24,7 @@ import type { CalibrationStats } from '../calibration/stats';
 import { keepCounts } from '../pruning/allocation';
 import { estimatePlan, modelShapeFromConfig, type ModelShape } from '../pruning/estimates';
 import { buildPlan, DEFAULT_GENERIC_MIX, resolveMethod, type BuiltPlan, type ScoringMethod } from '../pruning/plan-builder';
+import { planWithOverrides } from '../pruning/plan-overrides';
 import { DEFAULT_DAMPING, mixedGram, reconstructLayer, type ReconstructResult } from '../pruning/reconstruct';
 import type { LayerWeights } from '../pruning/scoring';
 import { calibrationSummary, pruningManifestFields, type CalibrationSummary } from './manifest';
@@ -74,6 +75,19 @@ export interface CalibrationData {
   heldOut?: CalibrationSet['samples'];
 }
 
+/** The calibration statistics a request's plan reads, as far as this pipeline holds them. */
+export interface HeldCalibration {
+  persona?: CalibrationData;
+  generic?: CalibrationData;
+}
+
+/** Persona samples held out of the statistics for the plan search (none without it). */
+const heldOutCount = (req: ResolvedPruneRequest) => (req.search ? req.search.heldOutSamples : 0);
+const personaKey = (req: ResolvedPruneRequest) =>
+  JSON.stringify([req.persona, req.samples, heldOutCount(req), req.seed, req.sampling, req.filter, req.synthesis, req.userExamples]);
+const genericKey = (req: ResolvedPruneRequest) => JSON.stringify([req.genericSamples, req.seed, req.sampling]);
+const hasGram = (data: CalibrationData) => data.stats.layers.every((l) => l.gram);
+
 export class PersonaPipeline {
   readonly format: PromptFormat;
   /** Calibration prompts that suit the model: chat questions, or story openings for a base model. */
@@ -114,43 +128,34 @@ export class PersonaPipeline {
     signal?.throwIfAborted();
 
     const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
-    const reconstruct = method === 'reconstruct';
+    const needs = this.needs(req);
     // Sequential reconstruction gathers its own Grams layer by layer; the dense ones only serve a
-    // non-uniform allocation (its counts rank every layer's saliency at once).
-    // The plan search's one-shot candidates need them too.
-    const gram = reconstruct && (req.search !== false || !(req.sequential && req.allocation === 'uniform'));
+    // non-uniform allocation (its counts rank every layer's saliency at once), the plan search's one-shot
+    // candidates and the instant previews (replan) that the studio builds on the held statistics.
+    const gram = needs.gram && (req.search !== false || !(req.sequential && req.allocation === 'uniform'));
     const calibration: PruneOutcome['calibration'] = {};
     let generic: CalibrationData | undefined;
-    if (GENERIC_DATA.includes(method) || (reconstruct && genericMix !== 0)) {
+    if (needs.generic) {
       generic = await this.genericCalibration(req, { gram, signal, onProgress: options.onProgress });
       calibration.generic = calibrationSummary(generic.set, generic.stats, { filtered: false, synthesis: true });
     }
     let persona: CalibrationData | undefined;
-    if (PERSONA_DATA.includes(method)) {
+    if (needs.persona) {
       persona = await this.personaCalibration(req, gram, signal, report);
       calibration.persona = calibrationSummary(persona.set, persona.stats, { filtered: req.filter, synthesis: req.synthesis }, this.runtime.tokenizer);
     }
 
     signal?.throwIfAborted();
     const weights = await this.denseWeights(method === 'magnitude');
-    const shape = this.shape(weights);
     const onScoring = report('scoring');
+    const shape = this.shape(weights);
     onScoring(0, shape.numLayers);
-    const planInput = {
-      method,
-      allocation: req.allocation,
-      sparsity: req.sparsity,
-      shape,
-      weights,
-      stats: (persona?.stats ?? generic?.stats)?.layers,
-      ...(reconstruct && generic && { genericStats: generic.stats.layers }),
-    };
     let plan: BuiltPlan;
     let sequential: SequentialResult['calibration'] | undefined;
     if (req.sequential) {
       const counts = gram
-        ? buildPlan({ ...planInput, options: { ...req.planOptions, seed: req.seed } }).keep.map((k) => k.length)
-        : keepCounts('uniform', shape.intermediateSizes.map((c) => new Float64Array(c)), { ...req.planOptions, sparsity: req.sparsity });
+        ? this.oneShotPlan(req, weights, { persona, generic }).keep.map((k) => k.length)
+        : keepCounts('uniform', shape.intermediateSizes.map((c) => new Float64Array(c)), { ...req.planOptions, sparsity: req.sparsity }).map((c, l) => req.keepOverrides?.[l] ?? c);
       const result = await sequentialReconstruct({
         runtime: this.runtime,
         weights,
@@ -164,16 +169,18 @@ export class PersonaPipeline {
       sequential = result.calibration;
       plan = { method, keep: result.keep, downWeights: result.downWeights, scores: result.scores, estimates: estimatePlan(shape, counts, req.planOptions) };
     } else {
-      plan = buildPlan({ ...planInput, options: { ...req.planOptions, seed: req.seed, onProgress: onScoring } });
+      plan = this.oneShotPlan(req, weights, { persona, generic }, onScoring);
     }
     onScoring(shape.numLayers, shape.numLayers);
 
     let selection: PlanSelection | undefined;
-    if (req.search && persona?.heldOut?.length) {
+    // Per-layer counts the writer set by hand are a decision, not something for the search to re-allocate.
+    const overridden = req.keepOverrides?.some((k) => k !== null && k !== undefined);
+    if (req.search && persona?.heldOut?.length && !overridden) {
       ({ plan, selection } = await this.searchPlan({ plan, weights, shape, persona, generic, genericMix, req, settings: req.search, signal, onProgress: report('search') }));
     }
 
-    const manifest = pruningManifestFields(req, plan.method, plan, calibration, { genericMix: reconstruct && generic ? genericMix : undefined });
+    const manifest = pruningManifestFields(req, plan.method, plan, calibration, { genericMix: needs.gram && generic ? genericMix : undefined });
     if (sequential) manifest.sequential_calibration = sequential;
     if (selection) manifest.selection = { ...selection, heldOut: { samples: persona!.heldOut!.length, countedTokens: persona!.heldOut!.reduce((n, s) => n + s.meta.answerTokens, 0) } };
     const outcome: PruneOutcome = { request: req, method: plan.method, plan, calibration, manifest, ...(selection && { selection }) };
@@ -185,6 +192,66 @@ export class PersonaPipeline {
       onExport(1, 1);
     }
     return outcome;
+  }
+
+  /**
+   * The instant preview: the one-shot plan (buildPlan + the request's per-layer overrides) from the
+   * calibration this pipeline already holds for the request (a prune() of the same persona and data
+   * settings, or restoreCalibration). No model runs, so a slider can call it on every move; prune() of the
+   * same request is the refined plan (sequential reconstruction, and whatever else prune adds).
+   */
+  async replan(request: PruneRequest): Promise<BuiltPlan> {
+    const req = this.resolve(request);
+    const needs = this.needs(req);
+    const held = await this.heldCalibration(req);
+    const usable = (data: CalibrationData | undefined) => data && (!needs.gram || hasGram(data));
+    if ((needs.persona && !usable(held.persona)) || (needs.generic && !usable(held.generic))) {
+      throw new PruneRequestError('there are no calibration statistics for this persona and these settings yet: run the calibration first');
+    }
+    const weights = await this.denseWeights(resolveMethod(req.method) === 'magnitude');
+    return this.oneShotPlan(req, weights, { persona: needs.persona ? held.persona : undefined, generic: needs.generic ? held.generic : undefined });
+  }
+
+  /** The calibration sets and statistics held for a request's persona and data settings (to save them, say). */
+  async heldCalibration(request: PruneRequest): Promise<HeldCalibration> {
+    const req = resolvePruneRequest(request, this.questions.length);
+    const persona = this.lastPersona?.key === personaKey(req) ? this.lastPersona.entry : undefined;
+    const generic = await this.generic.get(genericKey(req))?.catch(() => undefined);
+    return { ...(persona && { persona }), ...(generic && { generic }) };
+  }
+
+  /** Adopts calibration saved from an earlier heldCalibration (after a reload), so replan and prune reuse it. */
+  restoreCalibration(request: PruneRequest, held: HeldCalibration): void {
+    const req = resolvePruneRequest(request, this.questions.length);
+    if (held.persona) this.lastPersona = { key: personaKey(req), entry: held.persona };
+    if (held.generic) this.generic.set(genericKey(req), Promise.resolve(held.generic));
+  }
+
+  /** Which statistics a request's method reads, and whether it needs their Gram matrices. */
+  private needs(req: ResolvedPruneRequest): { persona: boolean; generic: boolean; gram: boolean } {
+    const method = resolveMethod(req.method);
+    const gram = method === 'reconstruct';
+    const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
+    return { persona: PERSONA_DATA.includes(method), generic: GENERIC_DATA.includes(method) || (gram && genericMix !== 0), gram };
+  }
+
+  /** buildPlan with the request's overrides, on the persona statistics (else the generic ones) a method reads. */
+  private oneShotPlan(req: ResolvedPruneRequest, weights: LayerWeights[], data: HeldCalibration, onProgress?: (done: number, total: number) => void): BuiltPlan {
+    const method = resolveMethod(req.method);
+    const { persona, generic } = data;
+    return planWithOverrides(
+      {
+        method,
+        allocation: req.allocation,
+        sparsity: req.sparsity,
+        shape: this.shape(weights),
+        weights,
+        stats: (persona?.stats ?? generic?.stats)?.layers,
+        ...(method === 'reconstruct' && generic && { genericStats: generic.stats.layers }),
+        options: { ...req.planOptions, seed: req.seed, onProgress },
+      },
+      req.keepOverrides,
+    );
   }
 
   /**
@@ -328,7 +395,7 @@ export class PersonaPipeline {
     const req = resolvePruneRequest(request, this.questions.length);
     const { signal, gram } = options;
     const report = (phase: PipelinePhase) => (done: number, total: number) => options.onProgress?.({ phase, set: 'generic', done, total });
-    const key = JSON.stringify([req.genericSamples, req.seed, req.sampling]);
+    const key = genericKey(req);
     const make = async (previous?: CalibrationData): Promise<CalibrationData> => {
       const set =
         previous?.set ??
@@ -346,7 +413,7 @@ export class PersonaPipeline {
       return { set, stats };
     };
     const cached = await this.generic.get(key)?.catch(() => undefined);
-    if (cached && (!gram || cached.stats.layers.every((l) => l.gram))) return cached;
+    if (cached && (!gram || hasGram(cached))) return cached;
     const entry = make(cached);
     this.generic.set(key, entry);
     try {
@@ -367,10 +434,10 @@ export class PersonaPipeline {
     signal: AbortSignal | undefined,
     report: (phase: PipelinePhase, set?: 'persona') => (done: number, total: number) => void,
   ): Promise<CalibrationData> {
-    const heldOutSamples = req.search ? req.search.heldOutSamples : 0;
-    const key = JSON.stringify([req.persona, req.samples, heldOutSamples, req.seed, req.sampling, req.filter, req.synthesis, req.userExamples]);
+    const heldOutSamples = heldOutCount(req);
+    const key = personaKey(req);
     const cached = this.lastPersona?.key === key ? this.lastPersona.entry : undefined;
-    if (cached && (!gram || cached.stats.layers.every((l) => l.gram))) return cached;
+    if (cached && (!gram || hasGram(cached))) return cached;
     let set = cached?.set;
     let heldOut = cached?.heldOut;
     if (!set) {

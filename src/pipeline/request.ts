@@ -6,6 +6,8 @@ import { DEFAULT_SYNTHESIS, type SynthesisSettings } from '../calibration/calibr
 import { ALLOCATIONS, type AllocationKind } from '../pruning/allocation';
 import { DEFAULT_METHOD, PRUNE_METHODS, resolveMethod, type BuildPlanOptions, type PruneMethod } from '../pruning/plan-builder';
 import { DEFAULT_SEARCH, type SearchSettings } from './plan-search';
+import type { LayerOverrides } from '../pruning/plan-overrides';
+import { sparsityProblem } from '../pruning/sparsity-range';
 
 export interface PruneRequest {
   /** The character description. Required by the persona methods; the baselines ignore it. */
@@ -14,7 +16,7 @@ export interface PruneRequest {
   method?: PruneMethod;
   /** Default: uniform. */
   allocation?: AllocationKind;
-  /** Fraction of all FFN channels to remove, in (0, 1). */
+  /** Fraction of all FFN channels to remove, within SPARSITY_RANGE. */
   sparsity: number;
   /** Persona calibration samples (answered questions), default DEFAULT_SAMPLES. */
   samples?: number;
@@ -40,6 +42,11 @@ export interface PruneRequest {
    * explicit `reconstruct`, which stays the one-shot method of plan-builder.
    */
   sequential?: boolean;
+  /**
+   * Per layer, a kept channel count that replaces the allocation's (null: follow the sparsity). The studio's
+   * per-layer edits; sequential reconstruction then refits every layer at these counts.
+   */
+  keepOverrides?: LayerOverrides;
   /** Passed to buildPlan: damping, genericMix, minKeep, multiple, OWL settings. */
   planOptions?: Omit<BuildPlanOptions, 'seed' | 'onProgress'>;
   /**
@@ -52,8 +59,8 @@ export interface PruneRequest {
 
 export const DEFAULT_SAMPLES = 32;
 
-export type ResolvedPruneRequest = Required<Omit<PruneRequest, 'persona' | 'planOptions' | 'search'>> &
-  Pick<PruneRequest, 'persona' | 'planOptions'> & { search: SearchSettings | false };
+export type ResolvedPruneRequest = Required<Omit<PruneRequest, 'persona' | 'planOptions' | 'search' | 'keepOverrides'>> &
+  Pick<PruneRequest, 'persona' | 'planOptions' | 'keepOverrides'> & { search: SearchSettings | false };
 
 export class PruneRequestError extends Error {
   override name = 'PruneRequestError';
@@ -70,7 +77,8 @@ export function resolvePruneRequest(request: PruneRequest, questions: number): R
   if (!PRUNE_METHODS.includes(method)) throw new PruneRequestError(`unknown method "${method}" (one of ${PRUNE_METHODS.join(', ')})`);
   const allocation = request.allocation ?? 'uniform';
   if (!ALLOCATIONS.includes(allocation)) throw new PruneRequestError(`unknown allocation "${allocation}" (one of ${ALLOCATIONS.join(', ')})`);
-  if (!(request.sparsity > 0 && request.sparsity < 1)) throw new PruneRequestError(`sparsity must be a number strictly between 0 and 1, got ${request.sparsity}`);
+  const sparsityError = sparsityProblem(request.sparsity);
+  if (sparsityError) throw new PruneRequestError(sparsityError);
   const persona = request.persona?.trim();
   if (request.persona !== undefined && !persona) throw new PruneRequestError('the persona description is empty');
   const samples = request.samples ?? DEFAULT_SAMPLES;
@@ -96,6 +104,7 @@ export function resolvePruneRequest(request: PruneRequest, questions: number): R
     sequential: request.sequential ?? (method === 'persona' && resolveMethod(method) === 'reconstruct'),
     sampling,
     userExamples: (request.userExamples ?? []).filter((t) => t.trim() !== ''),
+    ...(request.keepOverrides?.some((k) => k !== null) && { keepOverrides: request.keepOverrides }),
     ...(request.planOptions && { planOptions: request.planOptions }),
     search,
   };

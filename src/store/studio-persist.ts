@@ -3,15 +3,17 @@
  * their typed arrays (IndexedDB stores them as binary through structured clone), never number lists.
  */
 import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
-import type { CalibrationData, CompareRow, PlanParams } from '../worker/studio-protocol';
+import type { CalibrationData, CompareRow, PlanParams, RefinedPlan } from '../worker/studio-protocol';
 
 export interface SavedSession {
-  version: 1;
+  /** 2: calibration sets with provenance and the refined plan (version 1 sessions are not restored). */
+  version: 2;
   step: string;
   persona: { name: string; description: string; examples: string };
   settings: Record<string, unknown>;
   data: CalibrationData | null;
   planParams: PlanParams | null;
+  refined: RefinedPlan | null;
   compare: { levels: number[]; prompt: string; rows: CompareRow[] };
   checkpoint: CalibrationCheckpoint | null;
   chatInput: string;
@@ -55,7 +57,7 @@ function run<T>(mode: IDBTransactionMode, action: (store: IDBObjectStore) => IDB
 }
 
 export const indexedDbSessions: SessionStore = {
-  load: () => run<SavedSession | undefined>('readonly', (s) => s.get(KEY) as IDBRequest<SavedSession | undefined>).then((v) => (v?.version === 1 ? v : undefined)),
+  load: () => run<SavedSession | undefined>('readonly', (s) => s.get(KEY) as IDBRequest<SavedSession | undefined>).then((v) => (v?.version === 2 ? v : undefined)),
   save: (session) => run('readwrite', (s) => s.put(session, KEY)).then(() => undefined),
   clear: () => run('readwrite', (s) => s.delete(KEY)).then(() => undefined),
 };

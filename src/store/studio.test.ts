@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { BundleFiles } from '../model/sources/bundle-files';
 import type { StudioClient } from '../worker/studio-client';
 import type { StudioEvent, StudioRequest } from '../worker/studio-protocol';
-import { createStudioStore, persistStudio, pruneRequestOf, restoredState, sessionOf, validateRun, DEFAULT_SETTINGS } from './studio';
+import type { BuiltPlan } from '../pruning/plan-builder';
+import { createStudioStore, persistStudio, pruneRequestOf, restoredState, sessionOf, sparsityMessage, validateRun, DEFAULT_SETTINGS } from './studio';
 import type { SavedSession, SessionStore } from './studio-persist';
 
 function fakeClient() {
@@ -24,14 +25,31 @@ function memorySessions(initial?: SavedSession): SessionStore & { saved?: SavedS
   return store;
 }
 
-const planSummary = (sparsity: number, kept: number[]) => ({
+const planSummary = (sparsity: number, kept: number[], kind: 'preview' | 'refined' = 'preview') => ({
   params: { method: 'activation' as const, allocation: 'uniform' as const, sparsity, overrides: [] },
+  kind,
   method: 'activation' as const,
   keptPerLayer: kept,
   widths: kept.map(() => 172),
   scores: kept.map(() => new Float64Array(172)),
   estimates: { before: { ffnParams: 1, totalParams: 2, flopsPerToken: 3, fileBytes: 4 }, after: { ffnParams: 1, totalParams: 1, flopsPerToken: 2, fileBytes: 2 }, ffnSparsity: sparsity, keptPerLayer: kept },
   totals: { parameters: { before: 2, after: 1 }, bytes: { before: 4, after: 2 } },
+});
+
+/** A refined plan as the worker sends it (the store only keeps and saves it). */
+const refinedPlan = (sparsity: number) => ({
+  params: { method: 'activation' as const, allocation: 'uniform' as const, sparsity, overrides: [] },
+  plan: { keep: [[0, 2]], downWeights: [Float32Array.of(0.5, -1)], method: 'activation' } as unknown as BuiltPlan,
+  manifest: { sequential: true },
+});
+
+/** A calibration set as the pipeline holds it (the store only keeps and saves it). */
+const calibrationData = (request: { persona: string; sparsity: number }, mean = Float64Array.of(1, 2, 3)) => ({
+  request,
+  persona: {
+    set: { persona: request.persona, format: 'base' as const, seed: 0, sampling: { maxNewTokens: 4, temperature: 0.7, topP: 0.9 }, samples: [], emptyAnswers: 0 },
+    stats: { layers: [{ mean } as never], tokens: 3, samples: 1 },
+  },
 });
 
 /** What the sources worker hands over (the store only passes it on). */
@@ -49,6 +67,8 @@ describe('studio store', () => {
     expect(validateRun({ model: { status: 'idle', label: '' }, persona: { name: '', description: 'A long enough description', examples: '' }, settings: DEFAULT_SETTINGS })).toMatch(/not loaded/);
     expect(validateRun({ model: ready, persona: { name: '', description: 'short', examples: '' }, settings: DEFAULT_SETTINGS })).toMatch(/Describe your character/);
     expect(validateRun({ model: ready, persona: { name: '', description: 'A long enough description', examples: '' }, settings: { ...DEFAULT_SETTINGS, samples: 1 } })).toMatch(/between 2 and 120/);
+    expect(validateRun({ model: ready, persona: { name: '', description: 'A long enough description', examples: '' }, settings: { ...DEFAULT_SETTINGS, sparsity: 0.95 } })).toBe(sparsityMessage);
+    expect(sparsityMessage).toBe('Choose how much to remove between 5% and 90%.');
     expect(validateRun({ model: ready, persona: { name: '', description: 'A long enough description', examples: '' }, settings: DEFAULT_SETTINGS })).toBeNull();
   });
 
@@ -66,10 +86,12 @@ describe('studio store', () => {
     emit({ type: 'answer', requestId: cal.requestId, text: 'Arr' });
     emit({ type: 'answer', requestId: cal.requestId + 100, text: 'stale' });
     expect(store.getState().calibration.answers).toEqual(['Arr']);
-    const data = { request: cal.request, persona: { stats: { layers: [], tokens: 5, samples: 1 }, samples: [] } };
-    emit({ type: 'calibrated', requestId: cal.requestId, data, plan: planSummary(0.4, [103, 103]), accumulator: 'cpu', timings: { total: 10 } });
+    const data = calibrationData({ persona: 'A pirate.', sparsity: 0.4 });
+    emit({ type: 'calibrated', requestId: cal.requestId, data, refined: refinedPlan(0.4), plan: planSummary(0.4, [103, 103], 'refined'), accumulator: 'cpu', timings: { total: 10 } });
     expect(store.getState().step).toBe('plan');
     expect(store.getState().planParams?.sparsity).toBe(0.4);
+    expect(store.getState().plan?.kind).toBe('refined');
+    expect(store.getState().refined?.params.sparsity).toBe(0.4);
 
     store.getState().setSparsity(0.5);
     const plan = sent.at(-1) as Extract<StudioRequest, { type: 'plan' }>;
@@ -84,6 +106,58 @@ describe('studio store', () => {
 
     emit({ type: 'error', requestId: override.requestId, message: 'boom' });
     expect(store.getState().errors.plan).toMatch(/^The plan could not be made: boom\. Try again/);
+
+    // Out of range: refused with the one message, nothing sent.
+    const before = sent.length;
+    store.getState().setSparsity(0.95);
+    expect(sent).toHaveLength(before);
+    expect(store.getState().errors.plan).toContain(sparsityMessage);
+  });
+
+  it('refines the shown preview with progress; a cancel keeps the plan and the refined plan; only a refined plan exports', () => {
+    const { client, sent, emit } = fakeClient();
+    const store = createStudioStore(client, memorySessions());
+    store.getState().loadModel({ files, label: 'm' });
+    emit({ type: 'loaded', requestId: (sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1000, layers: 2, widths: [172, 172], format: 'base' });
+    store.getState().runCalibration();
+    const cal = sent.at(-1) as Extract<StudioRequest, { type: 'calibrate' }>;
+    emit({ type: 'calibrated', requestId: cal.requestId, data: calibrationData({ persona: 'A pirate.', sparsity: 0.4 }), refined: refinedPlan(0.4), plan: planSummary(0.4, [103, 103], 'refined'), accumulator: 'cpu', timings: { total: 10 } });
+
+    store.getState().setSparsity(0.5);
+    const preview = sent.at(-1) as Extract<StudioRequest, { type: 'plan' }>;
+    emit({ type: 'plan', requestId: preview.requestId, plan: planSummary(0.5, [86, 86]) });
+    expect(store.getState().plan?.kind).toBe('preview');
+    store.getState().runExport();
+    expect(sent.at(-1)).toBe(preview); // a preview does not export
+    expect(store.getState().errors.export).toMatch(/preview; refine it first/);
+
+    store.getState().refinePlan();
+    const refine = sent.at(-1) as Extract<StudioRequest, { type: 'refine' }>;
+    expect(refine).toMatchObject({ type: 'refine', params: { sparsity: 0.5, overrides: [] } });
+    emit({ type: 'progress', requestId: refine.requestId, progress: { phase: 'scoring', done: 2, total: 5 } });
+    expect(store.getState().refine).toEqual({ status: 'running', progress: { phase: 'scoring', done: 2, total: 5 } });
+    store.getState().cancelRefine();
+    expect(sent.at(-1)).toEqual({ type: 'cancel' });
+    emit({ type: 'cancelled', requestId: refine.requestId });
+    expect(store.getState().refine.status).toBe('cancelled');
+    expect(store.getState().plan?.kind).toBe('preview');
+    expect(store.getState().refined?.params.sparsity).toBe(0.4);
+
+    store.getState().refinePlan();
+    const again = sent.at(-1) as Extract<StudioRequest, { type: 'refine' }>;
+    emit({ type: 'refined', requestId: again.requestId, refined: refinedPlan(0.5), plan: planSummary(0.5, [86, 86], 'refined') });
+    expect(store.getState()).toMatchObject({ refine: { status: 'idle' }, plan: { kind: 'refined' }, refined: { params: { sparsity: 0.5 } } });
+    store.getState().runExport();
+    expect(sent.at(-1)).toMatchObject({ type: 'export', params: { sparsity: 0.5 }, folderName: expect.stringMatching(/-pruned-50$/) });
+
+    // A refine that finishes after the writer moved on is kept, not shown over the newer preview.
+    store.getState().setSparsity(0.6);
+    store.getState().refinePlan();
+    const late = sent.at(-1) as Extract<StudioRequest, { type: 'refine' }>;
+    store.getState().setSparsity(0.7);
+    emit({ type: 'refined', requestId: late.requestId, refined: refinedPlan(0.6), plan: planSummary(0.6, [69, 69], 'refined') });
+    expect(store.getState().refined?.params.sparsity).toBe(0.6);
+    expect(store.getState().plan?.params.sparsity).not.toBe(0.6);
   });
 
   it('saves the session with binary statistics and restores it after a reload, re-planning from it', async () => {
@@ -91,9 +165,8 @@ describe('studio store', () => {
     const first = fakeClient();
     const store = createStudioStore(first.client, sessions);
     await persistStudio(store, sessions);
-    const mean = Float64Array.of(1, 2, 3);
-    const data = { request: { persona: 'A pirate.', sparsity: 0.3 }, persona: { stats: { layers: [{ mean } as never], tokens: 3, samples: 1 }, samples: [{ ids: [1, 2], weights: Float32Array.of(0, 1) }] } };
-    store.setState({ data, planParams: { method: 'activation', allocation: 'uniform', sparsity: 0.3, overrides: [null, 9] }, step: 'plan' });
+    const data = calibrationData({ persona: 'A pirate.', sparsity: 0.3 });
+    store.setState({ data, refined: refinedPlan(0.3), planParams: { method: 'activation', allocation: 'uniform', sparsity: 0.3, overrides: [null, 9] }, step: 'plan' });
     await new Promise((r) => setTimeout(r, 400));
     // Stored as a typed array (binary under structured clone), not a number list.
     expect(Object.prototype.toString.call((sessions.saved!.data!.persona!.stats.layers[0] as unknown as { mean: Float64Array }).mean)).toBe('[object Float64Array]');
@@ -106,6 +179,12 @@ describe('studio store', () => {
     const load = second.sent.at(-1) as Extract<StudioRequest, { type: 'load' }>;
     second.emit({ type: 'loaded', requestId: load.requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
     expect(second.sent.map((r) => r.type)).toEqual(['load', 'restore', 'plan']);
+    // The refined plan goes back to the worker, binary weights intact, so the plan and the download survive a reload.
+    const restore = second.sent[1] as Extract<StudioRequest, { type: 'restore' }>;
+    expect(restore.refined?.params.sparsity).toBe(0.3);
+    const weights = restore.refined?.plan.downWeights?.[0];
+    expect(Object.prototype.toString.call(weights)).toBe('[object Float32Array]');
+    expect(Array.from(weights!)).toEqual([0.5, -1]);
     expect((second.sent[2] as Extract<StudioRequest, { type: 'plan' }>).params.overrides).toEqual([null, 9]);
     expect(sessionOf(reloaded.getState()).data).toEqual(sessions.saved!.data);
     expect(restoredState({ ...sessions.saved!, step: 'nonsense' }).step).toBe('model');

@@ -8,11 +8,25 @@ import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import { examplePersonas } from '../calibration/question-bank';
 import type { AllocationKind } from '../pruning/allocation';
 import type { PruneMethod } from '../pruning/plan-builder';
+import { SPARSITY_RANGE, sparsityProblem } from '../pruning/sparsity-range';
 import type { PruneRequest } from '../pipeline/request';
 import type { BackendInfo } from '../worker/protocol';
 import type { StudioClient } from '../worker/studio-client';
 import type { StopReason } from '../model/generate';
-import type { CalibrationData, CompareRow, ExportResult, GgufResult, PlanParams, PlanSummary, StudioEvent, StudioModelSource, StudioProgress, TrialParams } from '../worker/studio-protocol';
+import {
+  samePlanParams,
+  type CalibrationData,
+  type CompareRow,
+  type ExportResult,
+  type GgufResult,
+  type PlanParams,
+  type PlanSummary,
+  type RefinedPlan,
+  type StudioEvent,
+  type StudioModelSource,
+  type StudioProgress,
+  type TrialParams,
+} from '../worker/studio-protocol';
 import type { GgufWeightType } from '../gguf/llama-gguf';
 import type { SavedSession, SessionStore } from './studio-persist';
 
@@ -80,8 +94,13 @@ export interface StudioState {
   };
   checkpoint: CalibrationCheckpoint | null;
   data: CalibrationData | null;
+  /** The plan shown: a preview, or the refined plan when it is for planParams. */
   plan: PlanSummary | null;
   planParams: PlanParams | null;
+  /** The latest refined plan (the pipeline's full prune for its params): what the download exports. Saved. */
+  refined: RefinedPlan | null;
+  /** Refining the shown preview into the plan to download: progress and cancel. */
+  refine: { status: 'idle' | 'running' | 'cancelling' | 'cancelled'; progress: StudioProgress | null };
   compare: { levels: number[]; prompt: string; rows: CompareRow[]; running: boolean };
   chat: { input: string; dense: string; pruned: string; running: number };
   trial: TrialState;
@@ -104,6 +123,9 @@ export interface StudioState {
   cancelCalibration(): void;
   setSparsity(sparsity: number): void;
   overrideLayer(layer: number, kept: number | null): void;
+  /** Runs the pipeline's full prune for the shown plan's params (reconstruction, search). */
+  refinePlan(): void;
+  cancelRefine(): void;
   setCompare(patch: Partial<Pick<StudioState['compare'], 'levels' | 'prompt'>>): void;
   runCompare(): void;
   setChatInput(text: string): void;
@@ -139,10 +161,13 @@ export function validateRun(state: Pick<StudioState, 'persona' | 'settings' | 'm
   if (state.persona.description.trim().length < 10) return 'Describe your character in at least a sentence (who they are, how they talk).';
   const { samples, sparsity, answerTokens } = state.settings;
   if (!Number.isInteger(samples) || samples < 2 || samples > 120) return 'Choose between 2 and 120 practice questions.';
-  if (!(sparsity > 0 && sparsity < 0.95)) return 'Choose how much to remove between 1% and 95%.';
+  if (sparsityProblem(sparsity)) return sparsityMessage;
   if (!Number.isInteger(answerTokens) || answerTokens < 4 || answerTokens > 256) return 'Answer length must be between 4 and 256 tokens.';
   return null;
 }
+
+/** The one message for a removal share outside SPARSITY_RANGE, in the writer's words. */
+export const sparsityMessage = `Choose how much to remove between ${Math.round(SPARSITY_RANGE.min * 100)}% and ${Math.round(SPARSITY_RANGE.max * 100)}%.`;
 
 /** Worker messages rewritten for a writer, with what to do next. */
 export function friendlyError(step: StudioStep, message: string): string {
@@ -173,6 +198,7 @@ const planParamsOf = (settings: StudioSettings): PlanParams => ({ method: settin
 export function createStudioStore(client: StudioClient, sessions: SessionStore): UseBoundStore<StoreApi<StudioState>> {
   let calibrateId = 0;
   let planId = 0;
+  let refineId = 0;
   let compareId = 0;
   let exportId = 0;
   const chatIds = new Map<number, 'dense' | 'pruned'>();
@@ -199,12 +225,13 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           if (event.requestId !== loadId) return;
           set({ model: { status: 'ready', label: event.label, denseParameters: event.denseParameters, widths: event.widths, format: event.format, configWarnings: event.configWarnings ?? [] } });
           clearError('model');
-          const { data, checkpoint, planParams } = get();
-          if (data || checkpoint) client.send({ type: 'restore', ...(data && { data }), ...(checkpoint && { checkpoint }) });
+          const { data, checkpoint, planParams, refined } = get();
+          if (data || checkpoint) client.send({ type: 'restore', ...(data && { data }), ...(refined && { refined }), ...(checkpoint && { checkpoint }) });
           if (data && planParams) requestPlan(planParams);
           return;
         }
         case 'progress':
+          if (event.requestId === refineId) return set((s) => ({ refine: { ...s.refine, progress: event.progress } }));
           if (event.requestId !== calibrateId) return;
           return set((s) => ({ calibration: { ...s.calibration, progress: event.progress } }));
         case 'answer':
@@ -217,9 +244,19 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
             data: event.data,
             plan: event.plan,
             planParams: event.plan.params,
+            refined: event.refined,
+            refine: { status: 'idle', progress: null },
             checkpoint: null,
             compare: { ...s.compare, rows: [] },
             step: 'plan',
+          }));
+        case 'refined':
+          if (event.requestId !== refineId) return;
+          // The writer may have moved on while it ran: show it only if it is still the plan asked for.
+          return set((s) => ({
+            refined: event.refined,
+            refine: { status: 'idle', progress: null },
+            ...(s.planParams && samePlanParams(s.planParams, event.plan.params) && { plan: event.plan }),
           }));
         case 'resumed':
           if (event.requestId !== calibrateId) return;
@@ -230,6 +267,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         case 'cancelled':
           if (event.requestId === calibrateId) set((s) => ({ calibration: { ...s.calibration, status: 'cancelled' } }));
           if (event.requestId === compareId) set((s) => ({ compare: { ...s.compare, running: false } }));
+          if (event.requestId === refineId) set({ refine: { status: 'cancelled', progress: null } });
           return;
         case 'plan':
           if (event.requestId !== planId) return;
@@ -282,6 +320,10 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
             return fail('calibrate', message);
           }
           if (requestId === planId) return fail('plan', message);
+          if (requestId === refineId) {
+            set({ refine: { status: 'idle', progress: null } });
+            return fail('plan', message);
+          }
           if (requestId === trialId) {
             set((s) => ({ trial: { ...s.trial, running: false } }));
             return fail('model', message);
@@ -320,6 +362,8 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
       data: null,
       plan: null,
       planParams: null,
+      refined: null,
+      refine: { status: 'idle', progress: null },
       compare: { levels: [0.25, 0.5], prompt: 'Once upon a time', rows: [], running: false },
       chat: { input: 'Tell me about your day.', dense: '', pruned: '', running: 0 },
       trial: { params: { prompt: '', maxNewTokens: 60, temperature: 0, seed: 1 }, running: false, prompt: '', output: '', last: null },
@@ -367,6 +411,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         client.send({ type: 'cancel' });
       },
       setSparsity(sparsity) {
+        if (sparsityProblem(sparsity)) return fail('plan', sparsityMessage);
         const params = get().planParams ?? planParamsOf(get().settings);
         set((s) => ({ settings: { ...s.settings, sparsity } }));
         requestPlan({ ...params, sparsity, overrides: [] });
@@ -379,11 +424,24 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         overrides[layer] = kept;
         requestPlan({ ...params, overrides });
       },
+      refinePlan() {
+        const { planParams, refine, calibration } = get();
+        if (!planParams || refine.status === 'running' || refine.status === 'cancelling' || calibration.status === 'running') return;
+        clearError('plan');
+        refineId = client.nextId();
+        set({ refine: { status: 'running', progress: null } });
+        client.send({ type: 'refine', requestId: refineId, params: planParams });
+      },
+      cancelRefine() {
+        if (get().refine.status !== 'running') return;
+        set((s) => ({ refine: { ...s.refine, status: 'cancelling' } }));
+        client.send({ type: 'cancel' });
+      },
       setCompare: (patch) => set((s) => ({ compare: { ...s.compare, ...patch } })),
       runCompare() {
         const { planParams, compare } = get();
         if (!planParams) return fail('compare', 'make a plan first');
-        const levels = [...new Set(compare.levels)].filter((l) => l >= 0 && l < 1).sort((a, b) => a - b);
+        const levels = [...new Set(compare.levels)].filter((l) => l === 0 || !sparsityProblem(l)).sort((a, b) => a - b);
         if (levels.length === 0) return fail('compare', 'pick at least one level');
         clearError('compare');
         compareId = client.nextId();
@@ -392,7 +450,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           type: 'compare',
           requestId: compareId,
           prompt: compare.prompt,
-          // 0% keeps every channel: the dense model, through the same path as the others.
+          // 0% is the dense model (the worker keeps every channel), measured through the same path as the plans.
           levels: levels.map((sparsity) => ({ label: `${Math.round(sparsity * 100)}%`, params: { ...planParams, sparsity, overrides: [] } })),
         });
       },
@@ -412,8 +470,9 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         }
       },
       runExport() {
-        const { planParams, persona } = get();
+        const { planParams, persona, plan } = get();
         if (!planParams) return fail('export', 'make a plan first');
+        if (plan?.kind !== 'refined') return fail('export', 'the plan shown is a preview; refine it first (step 5)');
         clearError('export');
         exportId = client.nextId();
         lastExport = null;
@@ -445,12 +504,13 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
 /** What the session saves (everything but bytes of exports and transient progress). */
 export function sessionOf(state: StudioState): SavedSession {
   return {
-    version: 1,
+    version: 2,
     step: state.step,
     persona: state.persona,
     settings: { ...state.settings },
     data: state.data,
     planParams: state.planParams,
+    refined: state.refined,
     compare: { levels: state.compare.levels, prompt: state.compare.prompt, rows: state.compare.rows },
     checkpoint: state.checkpoint,
     chatInput: state.chat.input,
@@ -466,6 +526,7 @@ export function restoredState(saved: SavedSession): Partial<StudioState> {
     settings: { ...DEFAULT_SETTINGS, ...(saved.settings as Partial<StudioSettings>) },
     data: saved.data,
     planParams: saved.planParams,
+    refined: saved.refined ?? null,
     checkpoint: saved.checkpoint,
     compare: { ...saved.compare, running: false },
     chat: { input: saved.chatInput, dense: '', pruned: '', running: 0 },
@@ -477,33 +538,44 @@ export function restoredState(saved: SavedSession): Partial<StudioState> {
 }
 
 /**
- * Restores the saved session, then saves after every change (a write at most every 300 ms, of the state then).
+ * Restores the saved session, then saves after every change (at once, then at most every 300 ms, of the state then).
  * Once a write holding the running calibration's checkpoint is done, the progress says it is saved.
  */
 export async function persistStudio(store: UseBoundStore<StoreApi<StudioState>>, sessions: SessionStore): Promise<void> {
   const saved = await sessions.load().catch(() => undefined);
   if (saved) store.setState(restoredState(saved));
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const refs = (s: StudioState) => [s.step, s.persona, s.settings, s.data, s.planParams, s.compare.levels, s.compare.prompt, s.compare.rows, s.checkpoint, s.chat.input];
+  /** A change came while the last write's 300 ms were running: write once more when they end. */
+  let dirty = false;
+  const refs = (s: StudioState) => [s.step, s.persona, s.settings, s.data, s.planParams, s.refined, s.compare.levels, s.compare.prompt, s.compare.rows, s.checkpoint, s.chat.input];
   let last = refs(store.getState());
   store.subscribe((state) => {
     const next = refs(state);
     if (next.every((v, i) => v === last[i])) return;
     last = next;
-    // A throttle, not a debounce: checkpoints arrive faster than 300 ms apart and must still be written.
-    if (timer !== undefined) return;
+    // A throttle, not a debounce: checkpoints arrive faster than 300 ms apart and must still be written. The
+    // first change is written at once (a reload right after one edit keeps it), later ones at most every 300 ms.
+    if (timer !== undefined) {
+      dirty = true;
+      return;
+    }
+    write();
+  });
+  function write() {
+    dirty = false;
+    const session = sessionOf(store.getState());
+    sessions
+      .save(session)
+      .then(() => {
+        const { checkpoint, calibration } = store.getState();
+        if (session.checkpoint && checkpoint === session.checkpoint && calibration.status === 'running') {
+          store.setState({ calibration: { ...calibration, saved: savedProgress(checkpoint) } });
+        }
+      })
+      .catch(() => undefined);
     timer = setTimeout(() => {
       timer = undefined;
-      const session = sessionOf(store.getState());
-      sessions
-        .save(session)
-        .then(() => {
-          const { checkpoint, calibration } = store.getState();
-          if (session.checkpoint && checkpoint === session.checkpoint && calibration.status === 'running') {
-            store.setState({ calibration: { ...calibration, saved: savedProgress(checkpoint) } });
-          }
-        })
-        .catch(() => undefined);
+      if (dirty) write();
     }, 300);
-  });
+  }
 }

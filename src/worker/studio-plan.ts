@@ -1,47 +1,10 @@
 /**
- * The studio's plans: buildPlan at the global sparsity, then the writer's per-layer overrides (a kept
- * channel count typed or dragged for one layer) applied on top. An overridden layer is re-solved alone
- * with the same method: the top channels by its scores, or for reconstruct a refit at the new count.
- * Platform neutral and pure.
+ * The studio's plan totals: what a plan's pruned model weighs, read from the model's own initializers
+ * without building it. Platform neutral and pure.
  */
 import type { FfnLayer } from '../onnx/ffn-discovery';
 import type { OnnxModel } from '../onnx/model-io';
 import { bytesPerElement, tensorByteLength } from '../onnx/proto';
-import { topChannels } from '../pruning/allocation';
-import { estimatePlan } from '../pruning/estimates';
-import { buildPlan, DEFAULT_GENERIC_MIX, type BuildPlanInput, type BuiltPlan } from '../pruning/plan-builder';
-import { mixedGram, reconstructLayer } from '../pruning/reconstruct';
-
-/** Per layer, the kept channel count the writer chose, or null to follow the global sparsity. */
-export type LayerOverrides = readonly (number | null)[];
-
-export function planWithOverrides(input: BuildPlanInput, overrides: LayerOverrides = []): BuiltPlan {
-  const plan = buildPlan(input);
-  const { shape, weights, stats, options = {} } = input;
-  const changed = overrides.some((k, l) => k !== null && k !== undefined && k !== plan.keep[l]!.length);
-  if (!changed) return plan;
-  const keep = [...plan.keep];
-  const downWeights = plan.downWeights && [...plan.downWeights];
-  overrides.forEach((count, l) => {
-    if (count === null || count === undefined || count === keep[l]!.length) return;
-    const width = shape.intermediateSizes[l]!;
-    if (!Number.isInteger(count) || count < 1 || count > width) throw new RangeError(`layer ${l + 1} can keep 1 to ${width} channels, not ${count}`);
-    if (plan.method === 'reconstruct') {
-      const gram = mixedGram(stats![l]!, input.genericStats?.[l], input.genericStats ? (options.genericMix ?? DEFAULT_GENERIC_MIX) : 0);
-      const layer = reconstructLayer(gram, weights[l]!.down, shape.hiddenSize, count, options);
-      keep[l] = layer.keep;
-      downWeights![l] = layer.down;
-    } else {
-      keep[l] = topChannels(plan.scores[l]!, count);
-    }
-  });
-  return {
-    ...plan,
-    keep,
-    ...(downWeights && { downWeights }),
-    estimates: estimatePlan(shape, keep.map((k) => k.length), options),
-  };
-}
 
 /** What one FFN channel of a layer weighs in the exported model, and the bias compensation may add. */
 export interface ChannelCost {

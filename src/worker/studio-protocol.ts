@@ -1,17 +1,16 @@
 /** Messages between the studio store and the studio worker (structured-clone safe; typed arrays stay binary). */
-import type { CalibrationSample } from '../calibration/engine-batches';
 import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
-import type { CalibrationStats } from '../calibration/stats';
 import type { GgufWeightType } from '../gguf/llama-gguf';
-import type { PipelinePhase } from '../pipeline/persona-pipeline';
+import type { HeldCalibration, PipelinePhase, PruneOutcome } from '../pipeline/persona-pipeline';
 import type { PruneRequest } from '../pipeline/request';
 import type { AllocationKind } from '../pruning/allocation';
 import type { PlanEstimates } from '../pruning/estimates';
-import type { PruneMethod, ScoringMethod } from '../pruning/plan-builder';
+import type { BuiltPlan, PruneMethod, ScoringMethod } from '../pruning/plan-builder';
+import type { LayerOverrides } from '../pruning/plan-overrides';
 import type { StopReason } from '../model/generate';
 import type { BundleFiles } from '../model/sources/bundle-files';
 import type { BackendPreference, BackendInfo } from './protocol';
-import type { LayerOverrides, PlanTotals } from './studio-plan';
+import type { PlanTotals } from './studio-plan';
 
 /** A model the sources worker opened (any source: built-in, hub, URL, folder, GGUF), named for the writer. */
 export interface StudioModelSource {
@@ -35,16 +34,37 @@ export interface PlanParams {
   overrides: LayerOverrides;
 }
 
-/** The statistics and sample ids one calibration produced (persisted, and sent back after a reload). */
-export interface CalibrationData {
-  persona?: { stats: CalibrationStats; samples: CalibrationSample[] };
-  generic?: { stats: CalibrationStats; samples: CalibrationSample[] };
+/** The same plan parameters (trailing "follow the sparsity" overrides do not count). */
+export function samePlanParams(a: PlanParams, b: PlanParams): boolean {
+  const overrides = (p: PlanParams) => {
+    const list = [...p.overrides];
+    while (list.length > 0 && (list.at(-1) ?? null) === null) list.pop();
+    return JSON.stringify(list);
+  };
+  return a.method === b.method && a.allocation === b.allocation && a.sparsity === b.sparsity && overrides(a) === overrides(b);
+}
+
+/** The calibration sets and statistics the pipeline holds for a request (persisted, and sent back after a reload). */
+export interface CalibrationData extends HeldCalibration {
   /** The request the data came from (persona, samples, seed, method...). */
   request: PruneRequest;
 }
 
+/** The pipeline's full prune() for one level: the plan the studio exports (persisted, restored after a reload). */
+export interface RefinedPlan {
+  params: PlanParams;
+  plan: BuiltPlan;
+  /** The pipeline's pruning.json fields for this plan. */
+  manifest: Record<string, unknown>;
+  selection?: PruneOutcome['selection'];
+}
+
 export interface PlanSummary {
   params: PlanParams;
+  /** An instant one-shot preview (PersonaPipeline.replan), or the refined plan (prune), which is what downloads. */
+  kind: 'preview' | 'refined';
+  /** The refined plan's search result, when the search ran: the chosen candidate and its held-out KL. */
+  selection?: { chosen: string; heldOutKl: number };
   method: ScoringMethod;
   keptPerLayer: number[];
   widths: number[];
@@ -68,6 +88,8 @@ export interface StudioProgress {
 export interface CompareRow {
   label: string;
   params: PlanParams;
+  /** The refined plan when one matches this level, else a one-shot preview; 'dense' for 0%. */
+  kind: PlanSummary['kind'] | 'dense';
   personaPerplexity: number;
   generalPerplexity: number;
   parameters: number;
@@ -98,8 +120,11 @@ export type StudioRequest =
   | { type: 'init'; backend: BackendPreference }
   | { type: 'load'; requestId: number; source: StudioModelSource }
   /** Statistics and a checkpoint saved before a reload. */
-  | { type: 'restore'; data?: CalibrationData; checkpoint?: CalibrationCheckpoint }
+  | { type: 'restore'; data?: CalibrationData; refined?: RefinedPlan; checkpoint?: CalibrationCheckpoint }
   | { type: 'calibrate'; requestId: number; request: PruneRequest }
+  /** The pipeline's full prune for these params, from the saved statistics; progress as for calibrate. */
+  | { type: 'refine'; requestId: number; params: PlanParams }
+  /** Stops the running calibration or refine. */
   | { type: 'cancel' }
   | { type: 'generate'; requestId: number; params: TrialParams }
   /** Stops the running "Try the model" generation. */
@@ -116,7 +141,8 @@ export type StudioEvent =
   | { type: 'loaded'; requestId: number; label: string; denseParameters: number; layers: number; widths: number[]; format: 'chat' | 'base'; configWarnings?: string[] }
   | { type: 'progress'; requestId: number; progress: StudioProgress }
   | { type: 'answer'; requestId: number; text: string }
-  | { type: 'calibrated'; requestId: number; data: CalibrationData; plan: PlanSummary; accumulator: 'gpu' | 'cpu'; timings: Record<string, number> }
+  | { type: 'calibrated'; requestId: number; data: CalibrationData; refined: RefinedPlan; plan: PlanSummary; accumulator: 'gpu' | 'cpu'; timings: Record<string, number> }
+  | { type: 'refined'; requestId: number; refined: RefinedPlan; plan: PlanSummary }
   | { type: 'checkpoint'; checkpoint: CalibrationCheckpoint }
   /** The running calibration continues from this saved checkpoint. */
   | { type: 'resumed'; requestId: number; checkpoint: CalibrationCheckpoint }

@@ -1,26 +1,34 @@
 /// <reference lib="webworker" />
 // The studio's worker: one loaded model, its PersonaPipeline (BrowserPipelineRuntime), the saved statistics
-// that every re-plan, comparison, chat and export starts from.
+// and the refined plan. The pipeline makes every plan: previews with replan, the refined plan with prune.
 import * as ort from 'onnxruntime-web/webgpu';
 import type { CalibrationSet } from '../calibration/calibration-set';
 import { encodePrompt, renderPrompt } from '../calibration/persona-prompt';
-import type { CalibrationSample } from '../calibration/engine-batches';
-import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
 import { summariseNll } from '../eval/nll';
 import { generate } from '../model/generate';
 import { readBundleFiles } from '../model/sources/bundle-files';
-import { PersonaPipeline } from '../pipeline/persona-pipeline';
+import { PersonaPipeline, type PipelineProgress } from '../pipeline/persona-pipeline';
 import type { PruneRequest } from '../pipeline/request';
-import { resolveMethod } from '../pruning/plan-builder';
+import type { BuiltPlan } from '../pruning/plan-builder';
 import { chooseBackend, wasmThreads, type Backend } from './backend';
 import { BrowserPipelineRuntime } from './studio-runtime';
 import { answerNll, buildEvaluationSets, type EvaluationSets } from './studio-evaluation';
 import { verifyExport, zipFolder } from './studio-export';
-import { planWithOverrides } from './studio-plan';
 import { ggufFromFolderFiles } from '../gguf/gguf-from-folder';
 import type { GgufWeightType } from '../gguf/llama-gguf';
-import type { CalibrationData, PlanParams, PlanSummary, StudioEvent, StudioModelSource, StudioProgress, StudioRequest, TrialParams } from './studio-protocol';
+import {
+  samePlanParams,
+  type CalibrationData,
+  type PlanParams,
+  type PlanSummary,
+  type RefinedPlan,
+  type StudioEvent,
+  type StudioModelSource,
+  type StudioProgress,
+  type StudioRequest,
+  type TrialParams,
+} from './studio-protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -28,6 +36,7 @@ let backend: Promise<Backend> | undefined;
 let runtime: BrowserPipelineRuntime | undefined;
 let pipeline: PersonaPipeline | undefined;
 let data: CalibrationData | undefined;
+let refined: RefinedPlan | undefined;
 let running: AbortController | undefined;
 let trial: AbortController | undefined;
 /** The latest load: an older one that finishes later is dropped, not installed over it. */
@@ -52,11 +61,17 @@ async function handle(message: StudioRequest): Promise<void> {
     case 'load':
       return load(message.requestId, message.source);
     case 'restore':
-      if (message.data) data = message.data;
+      if (message.data) {
+        data = message.data;
+        pipeline!.restoreCalibration(data.request, data);
+      }
+      if (message.refined) refined = message.refined;
       if (message.checkpoint) loaded().addCheckpoint(message.checkpoint);
       return;
     case 'calibrate':
       return calibrate(message.requestId, message.request);
+    case 'refine':
+      return refine(message.requestId, message.params);
     case 'cancel':
       running?.abort();
       return;
@@ -65,8 +80,10 @@ async function handle(message: StudioRequest): Promise<void> {
     case 'stop':
       trial?.abort();
       return;
-    case 'plan':
-      return post({ type: 'plan', requestId: message.requestId, plan: await summary(message.params) });
+    case 'plan': {
+      const { plan, kind } = await planFor(message.params);
+      return post({ type: 'plan', requestId: message.requestId, plan: summary(plan, message.params, kind) });
+    }
     case 'compare':
       return compare(message.requestId, message.levels, message.prompt);
     case 'chat':
@@ -96,6 +113,7 @@ async function load(requestId: number, source: StudioModelSource) {
   const previous = runtime;
   runtime = opened;
   data = undefined;
+  refined = undefined;
   void previous?.dispose();
   // This model may run elsewhere than asked (an fp16 graph on a GPU without shader-f16): say where.
   post({ type: 'backend', backend: runtime.backend.info });
@@ -139,17 +157,18 @@ function progressReporter(requestId: number, answerTokens: () => number) {
   };
 }
 
-async function calibrate(requestId: number, request: PruneRequest) {
+/** The pipeline's prune with the studio's progress, phase timings and cancel; one at a time. */
+async function runPrune(requestId: number, request: PruneRequest, answers: boolean) {
   const rt = loaded();
-  if (running) throw new Error('A calibration is already running.');
+  if (running) throw new Error('An analysis or refinement is already running.');
   running = new AbortController();
   let answerTokens = 0;
-  const records: { samples: readonly CalibrationSample[]; stats: CalibrationStats; accumulator: 'gpu' | 'cpu' }[] = [];
+  let accumulator: 'gpu' | 'cpu' | undefined;
   rt.hooks.onAnswer = (text, tokens) => {
     answerTokens += tokens;
-    post({ type: 'answer', requestId, text });
+    if (answers) post({ type: 'answer', requestId, text });
   };
-  rt.hooks.onCalibrated = (samples, stats, accumulator) => records.push({ samples, stats, accumulator });
+  rt.hooks.onCalibrated = (_samples, _stats, used) => (accumulator ??= used);
   rt.hooks.onResume = (checkpoint) => post({ type: 'resumed', requestId, checkpoint });
   const report = progressReporter(requestId, () => answerTokens);
   const timings: Record<string, number> = {};
@@ -159,7 +178,7 @@ async function calibrate(requestId: number, request: PruneRequest) {
   try {
     const outcome = await pipeline!.prune(request, {
       signal: running.signal,
-      onProgress: (p) => {
+      onProgress: (p: PipelineProgress) => {
         const now = performance.now();
         if (p.phase !== phase) {
           if (phase) timings[phase] = (timings[phase] ?? 0) + now - phaseStart;
@@ -171,23 +190,7 @@ async function calibrate(requestId: number, request: PruneRequest) {
     });
     if (phase) timings[phase] = (timings[phase] ?? 0) + performance.now() - phaseStart;
     timings.total = performance.now() - started;
-    const method = outcome.method;
-    const needsGeneric = method === 'wanda-sp' || method === 'flap' || (method === 'reconstruct' && (request.planOptions?.genericMix ?? 0.5) !== 0);
-    const generic = needsGeneric ? await pipeline!.genericCalibration(request, { gram: method === 'reconstruct' }) : undefined;
-    let personaRecord = records.filter((r) => r.stats !== generic?.stats).pop();
-    // Sequential reconstruction gathers its Grams layer by layer; the re-planning below needs the dense ones.
-    if (method === 'reconstruct' && personaRecord && !personaRecord.stats.layers.every((l) => l.gram)) {
-      personaRecord = { ...personaRecord, stats: await rt.calibrate(personaRecord.samples, { gram: true }) };
-    }
-    const keep = (r: { stats: CalibrationStats; samples: readonly CalibrationSample[] } | undefined) => r && { stats: r.stats, samples: r.samples.map(({ ids, weights }) => ({ ids, weights })) };
-    const previousPersona = data?.request.persona === request.persona ? data?.persona : undefined;
-    data = {
-      request,
-      ...(generic && { generic: keep({ stats: generic.stats, samples: generic.set.samples }) }),
-      ...((method === 'reconstruct' || method === 'activation') && { persona: keep(personaRecord) ?? previousPersona }),
-    };
-    const params: PlanParams = { method: request.method ?? 'persona', allocation: request.allocation ?? 'uniform', sparsity: request.sparsity, overrides: [] };
-    post({ type: 'calibrated', requestId, data, plan: await summary(params), accumulator: records[0]?.accumulator ?? (rt.backend.kind === 'webgpu' ? 'gpu' : 'cpu'), timings });
+    return { outcome, timings, accumulator: accumulator ?? (rt.backend.kind === 'webgpu' ? 'gpu' : 'cpu') };
   } finally {
     running = undefined;
     rt.hooks.onAnswer = undefined;
@@ -196,38 +199,62 @@ async function calibrate(requestId: number, request: PruneRequest) {
   }
 }
 
-/** A plan rebuilt from the saved statistics: the inputs PersonaPipeline.prune gives buildPlan, plus the overrides. */
-async function planOf(params: PlanParams) {
-  loaded();
-  if (!data) throw new Error('Run the calibration first.');
-  const method = resolveMethod(params.method);
-  const weights = await pipeline!.denseWeights(method === 'magnitude');
-  const stats = (method === 'reconstruct' || method === 'activation' ? data.persona : data.generic)?.stats.layers;
-  return planWithOverrides(
-    {
-      method: params.method,
-      allocation: params.allocation,
-      sparsity: params.sparsity,
-      shape: pipeline!.shape(weights),
-      weights,
-      stats,
-      ...(method === 'reconstruct' && data.generic && { genericStats: data.generic.stats.layers }),
-      options: { ...data.request.planOptions, seed: data.request.seed ?? 0 },
-    },
-    params.overrides,
-  );
+const paramsOf = (request: PruneRequest): PlanParams => ({
+  method: request.method ?? 'persona',
+  allocation: request.allocation ?? 'uniform',
+  sparsity: request.sparsity,
+  overrides: request.keepOverrides ?? [],
+});
+
+/** Press run: calibration, then the refined plan at the chosen level (the same prune() as the CLI's). */
+async function calibrate(requestId: number, request: PruneRequest) {
+  const { outcome, timings, accumulator } = await runPrune(requestId, request, true);
+  data = { request, ...(await pipeline!.heldCalibration(request)) };
+  refined = refinedOf(outcome, paramsOf(request));
+  post({ type: 'calibrated', requestId, data, refined, plan: refinedSummary(refined), accumulator, timings });
 }
 
-async function summary(params: PlanParams): Promise<PlanSummary> {
-  const plan = await planOf(params);
+/** The refined plan for other params (a slider level, per-layer overrides) from the saved statistics. */
+async function refine(requestId: number, params: PlanParams) {
+  const { outcome } = await runPrune(requestId, requestOf(params), false);
+  refined = refinedOf(outcome, params);
+  post({ type: 'refined', requestId, refined, plan: refinedSummary(refined) });
+}
+
+function refinedOf(outcome: Awaited<ReturnType<PersonaPipeline['prune']>>, params: PlanParams): RefinedPlan {
+  return { params, plan: outcome.plan, manifest: outcome.manifest, ...(outcome.selection && { selection: outcome.selection }) };
+}
+
+/** The calibration's request at other plan params: same persona and data settings, so the pipeline reuses its statistics. */
+function requestOf(params: PlanParams): PruneRequest {
+  if (!data) throw new Error('Run the calibration first.');
+  const { keepOverrides: _previous, ...request } = data.request;
+  return { ...request, method: params.method, allocation: params.allocation, sparsity: params.sparsity, ...(params.overrides.some((k) => k !== null) && { keepOverrides: params.overrides }) };
+}
+
+/** The refined plan when it is for these params, else the pipeline's instant one-shot preview. */
+async function planFor(params: PlanParams): Promise<{ plan: BuiltPlan; kind: PlanSummary['kind'] }> {
+  loaded();
+  if (refined && samePlanParams(refined.params, params)) return { plan: refined.plan, kind: 'refined' };
+  return { plan: await pipeline!.replan(requestOf(params)), kind: 'preview' };
+}
+
+function refinedSummary(plan: RefinedPlan): PlanSummary {
+  const { selection } = plan;
+  return summary(plan.plan, plan.params, 'refined', selection && { chosen: selection.chosen, heldOutKl: selection.heldOutKl });
+}
+
+function summary(plan: BuiltPlan, params: PlanParams, kind: PlanSummary['kind'], selection?: PlanSummary['selection']): PlanSummary {
   return {
     params,
+    kind,
+    ...(selection && { selection }),
     method: plan.method,
     keptPerLayer: plan.keep.map((k) => k.length),
     widths: plan.scores.map((s) => s.length),
     scores: plan.scores,
     estimates: plan.estimates,
-    totals: runtime!.totals(plan.keep.map((k) => k.length), plan.channelMeans !== undefined),
+    totals: loaded().totals(plan.keep.map((k) => k.length), plan.channelMeans !== undefined),
   };
 }
 
@@ -268,7 +295,7 @@ function evaluationSets(): Promise<EvaluationSets> {
       format: pipeline!.format,
       persona: request.persona ?? '',
       synthesize: rt.generate,
-      calibration: [...(data.persona?.samples ?? []), ...(data.generic?.samples ?? [])],
+      calibration: [...(data.persona?.set.samples ?? []), ...(data.generic?.set.samples ?? [])],
       seed: request.seed ?? 0,
       sampling: request.sampling,
     });
@@ -297,7 +324,9 @@ async function compare(requestId: number, levels: { label: string; params: PlanP
   const { persona, general } = await evaluationSets();
   const ids = promptIds(data?.request.persona ?? null, prompt);
   for (const level of levels) {
-    const plan = await planOf(level.params);
+    // 0% is the dense model, through the same path as the plans: every channel kept.
+    const { plan, kind } =
+      level.params.sparsity === 0 ? { plan: { keep: rt.decodedModel().ffns.map((f) => Array.from({ length: f.intermediateSize }, (_, c) => c)) }, kind: 'dense' as const } : await planFor(level.params);
     const pruned = await rt.prunedModel(plan);
     const personaPerplexity = await answerPerplexity(persona, plan);
     const generalPerplexity = await answerPerplexity(general, plan);
@@ -312,6 +341,7 @@ async function compare(requestId: number, levels: { label: string; params: PlanP
         row: {
           label: level.label,
           params: level.params,
+          kind,
           personaPerplexity,
           generalPerplexity,
           parameters: pruned.report.parameters.after,
@@ -329,7 +359,7 @@ async function compare(requestId: number, levels: { label: string; params: PlanP
 
 async function chat(requestId: number, text: string, persona: string, params: PlanParams | null, maxNewTokens: number) {
   const rt = loaded();
-  const session = params ? await rt.sessionOf(await rt.prunedModel(await planOf(params)), 'wasm') : rt.cpuSession;
+  const session = params ? await rt.sessionOf(await rt.prunedModel((await planFor(params)).plan), 'wasm') : rt.cpuSession;
   try {
     const ids = promptIds(persona, text);
     const decoder = rt.tokenizer.createStreamDecoder(ids);
@@ -349,17 +379,18 @@ async function chat(requestId: number, text: string, persona: string, params: Pl
 
 async function exportFolder(requestId: number, params: PlanParams, folderName: string) {
   const rt = loaded();
-  const plan = await planOf(params);
+  // Only the refined plan downloads: a preview is a quick approximation of it.
+  if (!refined || !samePlanParams(refined.params, params)) throw new Error('the plan shown is a preview; refine it first (step 5)');
+  const { plan, manifest } = refined;
   const step = (name: 'build' | 'verify' | 'zip', state: 'running' | 'done') => post({ type: 'export-progress', requestId, step: name, state });
   step('build', 'running');
-  const manifest = { persona: data?.request.persona ?? null, requested_method: params.method, allocation: params.allocation, requested_sparsity: params.sparsity, layer_overrides: params.overrides, estimates: plan.estimates };
   const summaryOf = await rt.exportModel({ target: folderName, plan, method: plan.method, manifest });
   const folder = rt.exports.get(folderName)!;
   rt.exports.delete(folderName);
   step('build', 'done');
   step('verify', 'running');
   // Any real texts do for comparing logits: the first calibration samples.
-  const texts = (data?.persona ?? data?.generic)?.samples.map((s) => [...s.ids]).filter((ids) => ids.length > 1) ?? [];
+  const texts = (data?.persona ?? data?.generic)?.set.samples.map((s) => [...s.ids]).filter((ids) => ids.length > 1) ?? [];
   const verified = await verifyExport(rt, folder, plan, texts.slice(0, 3));
   step('verify', 'done');
   step('zip', 'running');

@@ -8,6 +8,7 @@ export function ChatStep() {
   const send = useStudio((s) => s.sendChat);
   const goTo = useStudio((s) => s.goTo);
   const params = useStudio((s) => s.planParams);
+  const kind = useStudio((s) => s.plan?.kind);
   return (
     <section className="studio-step" aria-labelledby="chat-title">
       <h2 id="chat-title">7. Talk to your character</h2>
@@ -34,7 +35,7 @@ export function ChatStep() {
           </p>
         </article>
         <article>
-          <h3>Slimmed model{params ? ` (${Math.round(params.sparsity * 100)}% removed)` : ''}</h3>
+          <h3>Slimmed model{params ? ` (${Math.round(params.sparsity * 100)}% removed, ${kind === 'refined' ? 'refined plan' : 'preview'})` : ''}</h3>
           <p data-testid="chat-pruned" aria-live="polite">
             {chat.pruned}
           </p>

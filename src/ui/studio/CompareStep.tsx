@@ -15,7 +15,10 @@ export function CompareStep() {
   return (
     <section className="studio-step" aria-labelledby="compare-title">
       <h2 id="compare-title">6. Compare sizes</h2>
-      <p className="hint">Lower “surprise” (perplexity) means the model still writes like before. Compare your character's text and plain text.</p>
+      <p className="hint">
+        Lower “surprise” (perplexity) means the model still writes like before. Compare your character's text and plain text. Sizes other than your refined plan are instant
+        previews.
+      </p>
       <fieldset className="levels">
         <legend>Sizes to compare (share removed)</legend>
         {LEVELS.map((level) => (
@@ -50,7 +53,10 @@ export function CompareStep() {
             <tbody>
               {compare.rows.map((r) => (
                 <tr key={r.label} data-testid="compare-row">
-                  <th scope="row">{r.label}</th>
+                  <th scope="row">
+                    {r.label}
+                    {r.kind !== 'dense' && <small data-testid="compare-kind"> {r.kind === 'refined' ? 'refined' : 'preview'}</small>}
+                  </th>
                   <td data-testid="compare-persona-ppl">{r.personaPerplexity.toFixed(2)}</td>
                   <td data-testid="compare-general-ppl">{r.generalPerplexity.toFixed(2)}</td>
                   <td data-testid="compare-params">{r.parameters.toLocaleString('en-US')}</td>

@@ -3,6 +3,7 @@ import { saveFolder } from '../../model/save-folder';
 import { useSources } from '../../store/sources';
 import { useStudio } from '../../store/studio-app';
 import type { ExportStep as Step } from '../../store/studio';
+import { RefinePanel } from './RefinePanel';
 import { StepError } from './StepError';
 import type { GgufWeightType } from '../../gguf/llama-gguf';
 
@@ -54,6 +55,7 @@ export function ExportStep() {
   const run = useStudio((s) => s.runExport);
   const files = useStudio((s) => s.exportFiles);
   const goTo = useStudio((s) => s.goTo);
+  const refinedShown = useStudio((s) => s.plan?.kind === 'refined');
   const { result } = exported;
   const canPickFolder = typeof (window as unknown as { showDirectoryPicker?: unknown }).showDirectoryPicker === 'function';
   const [saveMessage, setSaveMessage] = useState<{ text: string; error: boolean } | null>(null);
@@ -66,8 +68,9 @@ export function ExportStep() {
     <section className="studio-step" aria-labelledby="export-title">
       <h2 id="export-title">8. Download</h2>
       <p className="hint">The download is a normal ONNX model folder (model, weights, tokenizer, settings and a pruning.json that says what was removed).</p>
+      <RefinePanel />
       <div className="actions">
-        <button type="button" className="primary" data-testid="run-export" onClick={run} disabled={exported.running}>
+        <button type="button" className="primary" data-testid="run-export" onClick={run} disabled={exported.running || !refinedShown}>
           {exported.running ? 'Preparing…' : 'Prepare the download'}
         </button>
       </div>

@@ -1,9 +1,11 @@
+import { SPARSITY_RANGE } from '../../pruning/sparsity-range';
 import { useStudio } from '../../store/studio-app';
 import { HeatStrip } from './HeatStrip';
 import { LayerChart } from './LayerChart';
+import { RefinePanel } from './RefinePanel';
 import { StepError } from './StepError';
 
-/** Step 5: what will be removed, per layer; the slider re-plans from the saved statistics. */
+/** Step 5: what will be removed, per layer; the slider previews at once from the saved statistics, refine makes the plan to download. */
 export function PlanStep() {
   const plan = useStudio((s) => s.plan);
   const params = useStudio((s) => s.planParams);
@@ -21,13 +23,14 @@ export function PlanStep() {
   return (
     <section className="studio-step" aria-labelledby="plan-title">
       <h2 id="plan-title">5. The plan</h2>
-      <p className="hint">Orange is what would be removed. Move the slider to try another size: it updates at once, without analysing again.</p>
+      <p className="hint">Orange is what would be removed. Move the slider to try another size: it previews at once, without analysing again; then refine the size you want.</p>
+      <RefinePanel />
       <label className="field">
         {/* One grid item: the label's words stay on one line above the slider. */}
         <span>
           Remove <span data-testid="plan-sparsity">{Math.round(params.sparsity * 100)}</span>% of the thinking channels
         </span>
-        <input data-testid="plan-slider" type="range" min={0} max={0.9} step={0.05} value={params.sparsity} onChange={(e) => setSparsity(Number(e.target.value))} />
+        <input data-testid="plan-slider" type="range" min={SPARSITY_RANGE.min} max={SPARSITY_RANGE.max} step={SPARSITY_RANGE.step} value={params.sparsity} onChange={(e) => setSparsity(Number(e.target.value))} />
       </label>
       <LayerChart keptPerLayer={plan.keptPerLayer} widths={plan.widths} />
       <table className="layer-table">

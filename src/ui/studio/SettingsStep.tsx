@@ -1,4 +1,5 @@
 import { ALLOCATIONS } from '../../pruning/allocation';
+import { SPARSITY_RANGE } from '../../pruning/sparsity-range';
 import { PRUNE_METHODS, type PruneMethod } from '../../pruning/plan-builder';
 import type { AllocationKind } from '../../pruning/allocation';
 import { useStudio } from '../../store/studio-app';
@@ -70,7 +71,7 @@ export function SettingsStep() {
         </label>
         <label className="field">
           How much to remove: {Math.round(settings.sparsity * 100)}%
-          <input data-testid="setting-sparsity" type="range" min={0.05} max={0.9} step={0.05} value={settings.sparsity} onChange={(e) => update({ sparsity: Number(e.target.value) })} />
+          <input data-testid="setting-sparsity" type="range" min={SPARSITY_RANGE.min} max={SPARSITY_RANGE.max} step={SPARSITY_RANGE.step} value={settings.sparsity} onChange={(e) => update({ sparsity: Number(e.target.value) })} />
           <small>You can change this afterwards without running again.</small>
         </label>
       </div>

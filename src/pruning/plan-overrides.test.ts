@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { emptyChannelStats } from '../gpu/reference/channel-stats';
-import { topChannels } from '../pruning/allocation';
-import { buildPlan, type BuildPlanInput } from '../pruning/plan-builder';
-import { reconstructLayer, mixedGram } from '../pruning/reconstruct';
-import { planWithOverrides } from './studio-plan';
+import { topChannels } from './allocation';
+import { buildPlan, type BuildPlanInput } from './plan-builder';
+import { reconstructLayer, mixedGram } from './reconstruct';
+import { planWithOverrides } from './plan-overrides';
 
 const hidden = 4;
 const widths = [8, 8, 8];
@@ -49,5 +49,6 @@ describe('planWithOverrides', () => {
   it('rejects counts a layer cannot keep', () => {
     expect(() => planWithOverrides(input('activation'), [0])).toThrow(/layer 1 can keep 1 to 8/);
     expect(() => planWithOverrides(input('activation'), [9])).toThrow(RangeError);
+    expect(() => planWithOverrides(input('activation'), [null, null, null, 3])).toThrow(/4 layer overrides for a model of 3 layers/);
   });
 });
