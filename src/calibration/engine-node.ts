@@ -24,7 +24,7 @@ export interface NodeCalibrationModel extends CalibrationModel {
 }
 
 export async function loadNodeCalibrationModel(dir: string, modelFile = 'onnx/model.onnx', options: { hidden?: boolean } = {}): Promise<NodeCalibrationModel> {
-  const meta = await readModelFolderMeta(dir);
+  const meta = await readModelFolderMeta(dir, modelFile);
   const graph = await readFile(join(dir, modelFile)).catch((error: NodeJS.ErrnoException) => {
     throw error.code === 'ENOENT' ? new Error(`${dir} is not a model folder: ${modelFile} is missing`) : error;
   });

@@ -31,16 +31,21 @@ export async function readJsonLines<T>(file: string, what: string, pick: (value:
   return items;
 }
 
+/** A JSON-lines file of {"text": ...} objects, each non-empty. */
+export function readTexts(file: string): Promise<string[]> {
+  return readJsonLines(file, 'an object with a string "text"', (o) => {
+    if (typeof o.text !== 'string') throw new Error('expected an object with a string "text"');
+    if (o.text.trim() === '') throw new Error('the text is empty');
+    return o.text;
+  });
+}
+
 export const evalCommand = {
   usage,
   async run(args: string[]) {
     const { values, positionals } = parseCommandArgs(args, { model: { type: 'string' }, texts: { type: 'string' } }, usage);
     if (!values.model || !values.texts || positionals.length) throw new CliUsageError(`--model and --texts are required\nusage: ${usage}`);
-    const texts = await readJsonLines(values.texts, 'an object with a string "text"', (o) => {
-      if (typeof o.text !== 'string') throw new Error('expected an object with a string "text"');
-      if (o.text.trim() === '') throw new Error('the text is empty');
-      return o.text;
-    });
+    const texts = await readTexts(values.texts);
     const runtime = await NodePipelineRuntime.open(values.model);
     try {
       process.stderr.write(`evaluating ${texts.length} texts with ${values.model}\n`);

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import { readModelFolderMeta } from '../node/model-folder';
 import { exportPrunedFolder } from '../onnx/prune-folder-node';
 import { planSparsity } from '../pruning/keep-plan';
 import { CliUsageError, parseCommandArgs } from './args';
+import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-option';
 
 const usage =
-  'export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite]';
+  `export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite] ${QUANTIZE_USAGE}`;
 
 /** `export`: writes a structurally pruned copy of a model folder; plan.json is {"keep": [[...], ...]}. */
 export const exportCommand = {
@@ -20,6 +22,7 @@ export const exportCommand = {
         graph: { type: 'string' },
         'float-model': { type: 'string' },
         overwrite: { type: 'boolean' },
+        ...quantizeOptions,
       },
       usage,
     );
@@ -33,6 +36,7 @@ export const exportCommand = {
     } catch (error) {
       throw new Error(`${values.plan} is not valid JSON: ${(error as Error).message}`);
     }
+    const quantize = await quantizeRequest(values);
     const started = performance.now();
     const result = await exportPrunedFolder({
       modelDir: values.model,
@@ -42,6 +46,7 @@ export const exportCommand = {
       method: values.method,
       floatModelDir: values['float-model'],
       overwrite: values.overwrite ?? false,
+      ...(quantize && { quantize: quantize((await readModelFolderMeta(values.model, values.graph)).tokenizer) }),
     });
     const seconds = (performance.now() - started) / 1000;
     const { report } = result;
@@ -57,6 +62,7 @@ export const exportCommand = {
       parameters: report.parameters,
       downEdits: report.layers.map((l) => l.down),
       modelBytes: result.modelBytes,
+      ...(result.quantization && { quantization: result.quantization }),
       seconds,
       peakRssBytes: await peakRssBytes(),
     };

@@ -11,17 +11,16 @@ import { runCalibration, type CalibrationModel } from '../calibration/engine';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from '../calibration/engine-node';
 import type { PlanWeights } from '../eval/apply-plan';
-import { sequenceNll } from '../eval/nll';
 import { applyPlanToModel, planCalibrationModel, planFeeds, type PlanInputsModel } from '../eval/plan-model';
 import { eosTokenIds } from '../model/config';
 import { disposeAll } from '../model/decoder-io';
-import { forwardLogits, generate } from '../model/generate';
+import { generate } from '../model/generate';
 import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
 import type { InstrumentedOutput } from '../onnx/instrument';
 import { readModelFile } from '../onnx/model-files';
 import { encodeModel, type OnnxModel } from '../onnx/model-io';
-import { exportPrunedFolder, findModelFile } from '../onnx/prune-folder-node';
+import { exportPrunedFolder, findModelFile, writeModelCard } from '../onnx/prune-folder-node';
 import { readFfnWeights } from '../pipeline/ffn-weights';
 import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions } from '../pipeline/runtime';
 import type { LayerWeights } from '../pruning/scoring';
@@ -29,6 +28,7 @@ import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
 import type { CalibrationStats } from '../calibration/stats';
 import { exists } from './folder-io';
+import { sessionNll } from './held-out-nll';
 import { loadNodeModel, type NodeModel } from './model-folder';
 
 export interface NodeRuntimeOptions {
@@ -147,12 +147,7 @@ export class NodePipelineRuntime implements PipelineRuntime {
       session = await ort.InferenceSession.create(encodeModel(applyPlanToModel(model, plan, ffns)).model);
     }
     try {
-      const out: Float64Array[] = [];
-      for (const ids of sequences) {
-        const { data, dims } = await forwardLogits(ort, session, ids, this.config);
-        out.push(sequenceNll(data, dims[1], ids));
-      }
-      return out;
+      return await sessionNll(session, this.config, sequences);
     } finally {
       if (plan) await session.release();
     }
@@ -177,10 +172,13 @@ export class NodePipelineRuntime implements PipelineRuntime {
         downWeights: plan.downWeights,
         channelMeans: plan.channelMeans?.map((m) => Float32Array.from(m)),
         method: request.method,
+        quantize: request.quantize,
       });
       const manifestPath = join(staging, 'pruning.json');
       const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
       await writeFile(manifestPath, JSON.stringify({ ...manifest, ...request.manifest }, null, 2) + '\n');
+      // The card shows the pipeline's fields too (persona, method, the plan search's held-out KL).
+      await writeModelCard(staging, result.modelFile);
       if (request.overwrite) await rm(target, { recursive: true, force: true });
       await mkdir(dirname(target), { recursive: true });
       await rename(staging, target);
@@ -189,6 +187,7 @@ export class NodePipelineRuntime implements PipelineRuntime {
         intermediateSizes: result.report.layers.map((l) => l.after),
         parameters: result.report.parameters,
         modelBytes: result.modelBytes,
+        ...(result.quantization && { quantization: { ...result.quantization } }),
       };
     } catch (error) {
       await rm(staging, { recursive: true, force: true });

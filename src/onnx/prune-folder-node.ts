@@ -1,19 +1,27 @@
 /**
  * Prunes a model folder on disk into a new, complete model folder (Node only): the graph at the
  * same relative path with its weights streamed (untouched tensors copied from the source files,
- * never decoded), the tokenizer and other metadata files copied, config.json updated and
- * pruning.json written. The folder appears atomically (written beside it, then renamed).
+ * never decoded), the tokenizer and other metadata files copied, config.json (or an onnxruntime-genai
+ * folder's genai_config.json) updated, pruning.json and the README.md model card written. Optionally the
+ * pruned weights are quantized to int4 MatMulNBits, with held-out NLL measured before and after. The
+ * folder appears atomically (written beside it, then renamed).
  */
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { exportedGenaiConfig, GENAI_CONFIG_FILE, parseGenaiConfig } from '../model/genai-config';
 import { exists } from '../node/folder-io';
+import { modelNll } from '../node/held-out-nll';
+import { readModelFolderMeta } from '../node/model-folder';
+import { exportModelCard } from './export-model-card';
 import { type KeepPlan } from '../pruning/keep-plan';
 import { discoverFfns } from './ffn-discovery';
 import { decodeFloats } from './float-tensor';
-import { encodeModelPieces } from './model-pieces';
+import type { OnnxModel } from './model-io';
+import { encodeModelPieces, type ModelPieces } from './model-pieces';
 import { ModelFileSource, writeModelPieces } from './model-stream-node';
 import { manifestJsonText, pruneModel, pruningManifest, prunedConfig, type PruneOptions, type PruneReport } from './prune-export';
 import { DataLocation } from './proto';
+import { quantizeMatMulsInt4, DEFAULT_INT4_BLOCK, type QuantizeRequest } from './quantize-int4';
 
 export interface ExportFolderOptions extends Pick<PruneOptions, 'downWeights' | 'channelMeans'> {
   modelDir: string;
@@ -28,6 +36,21 @@ export interface ExportFolderOptions extends Pick<PruneOptions, 'downWeights' | 
   overwrite?: boolean;
   /** Split the output weights into files of at most this size (default 2 GiB - 1). */
   maxDataFileBytes?: number;
+  /** Quantize the pruned float weights to int4 MatMulNBits (and measure NLL before and after on `heldOut`). */
+  quantize?: QuantizeRequest;
+}
+
+/** pruning.json's `quantization` record. */
+export interface QuantizationRecord {
+  type: 'int4';
+  block_size: number;
+  zero_points: boolean;
+  /** MatMuls turned into MatMulNBits. */
+  matmuls: number;
+  /** Bytes of the graph and its data files, float pruned vs quantized. */
+  bytes: { before: number; after: number };
+  /** Pooled NLL (nats per predicted token, BOS prepended) on the held-out texts. */
+  held_out_nll?: { before: number; after: number; tokens: number; sequences: number; source: string };
 }
 
 export interface ExportFolderResult {
@@ -36,12 +59,13 @@ export interface ExportFolderResult {
   report: PruneReport;
   /** Bytes of the graph and its data files. */
   modelBytes: number;
+  quantization?: QuantizationRecord;
 }
 
 /** Weights above this go to an external data file even when the source kept them inline. */
 const INLINE_LIMIT = 1 << 30;
 /** Files of a model folder that are weights (never copied unpruned) or regenerated. */
-const SKIP = /\.(onnx|onnx_data(_\d+)?|onnx\.data(_\d+)?|gguf|bin|safetensors|pt|pth)$|^(config|pruning)\.json$/;
+const SKIP = /\.(onnx|onnx_data(_\d+)?|onnx\.data(_\d+)?|gguf|bin|safetensors|pt|pth)$|^(config|pruning|genai_config)\.json$|^README\.md$/i;
 
 export async function findModelFile(modelDir: string): Promise<string> {
   for (const candidate of ['onnx/model.onnx', 'model.onnx']) if (await exists(join(modelDir, candidate))) return candidate;
@@ -59,7 +83,7 @@ export async function exportPrunedFolder(options: ExportFolderOptions): Promise<
   try {
     const ffns = discoverFfns(source.model);
     const floatFfns = floatSource ? discoverFfns(floatSource.model) : undefined;
-    const { model, report } = await pruneModel(source.model, options.plan, {
+    const { model: pruned, report } = await pruneModel(source.model, options.plan, {
       ffns,
       readExternal: (location, offset, length) => source.read(location, offset, length),
       downWeights: options.downWeights,
@@ -77,12 +101,32 @@ export async function exportPrunedFolder(options: ExportFolderOptions): Promise<
     const external = source.externalFiles;
     const initializers = source.model.graph?.initializer ?? [];
     const allExternal = initializers.length > 0 && external.length > 0 && initializers.every((t) => t.data_location === DataLocation.EXTERNAL);
-    const inlineBytes = (model.graph?.initializer ?? []).reduce((n, t) => n + (t.raw_data?.byteLength ?? 0), 0);
+    const inlineBytes = (pruned.graph?.initializer ?? []).reduce((n, t) => n + (t.raw_data?.byteLength ?? 0), 0);
     const location = external[0]?.replace(/_\d+$/, '') ?? (inlineBytes > INLINE_LIMIT ? `${modelFile.split('/').pop()}_data` : undefined);
-    const pieces = encodeModelPieces(
-      model,
-      location ? { externalData: { location, thresholdBytes: allExternal ? 0 : 1024, maxFileBytes: options.maxDataFileBytes } } : {},
-    );
+    const encode = (m: OnnxModel) =>
+      encodeModelPieces(m, location ? { externalData: { location, thresholdBytes: allExternal ? 0 : 1024, maxFileBytes: options.maxDataFileBytes } } : {});
+    let pieces = encode(pruned);
+    let quantization: QuantizationRecord | undefined;
+    if (options.quantize) {
+      const quantized = await quantizeMatMulsInt4(pruned, (t) => source.tensorData(t), options.quantize);
+      const floatPieces = pieces;
+      pieces = encode(quantized.model);
+      quantization = {
+        type: 'int4',
+        block_size: options.quantize.blockSize ?? DEFAULT_INT4_BLOCK,
+        zero_points: options.quantize.zeroPoints ?? false,
+        matmuls: quantized.quantized.length,
+        bytes: { before: piecesBytes(floatPieces), after: piecesBytes(pieces) },
+      };
+      const heldOut = options.quantize.heldOut;
+      if (heldOut?.sequences.length) {
+        const { config } = await readModelFolderMeta(options.modelDir, modelFile);
+        const dataFolder = dirname(resolve(options.modelDir, modelFile));
+        const before = await modelNll(pruned, dataFolder, config, heldOut.sequences);
+        const after = await modelNll(quantized.model, dataFolder, config, heldOut.sequences);
+        quantization.held_out_nll = { before: before.meanNll, after: after.meanNll, tokens: after.tokens, sequences: heldOut.sequences.length, source: heldOut.source };
+      }
+    }
 
     await rm(temp, { recursive: true, force: true });
     const graphPath = join(temp, modelFile);
@@ -96,12 +140,18 @@ export async function exportPrunedFolder(options: ExportFolderOptions): Promise<
       const config = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
       await writeFile(join(temp, 'config.json'), manifestJsonText(prunedConfig(config, options.plan)));
     }
-    await writeFile(join(temp, 'pruning.json'), manifestJsonText(pruningManifest(options.plan, report, options.method ?? 'unspecified')));
+    const genaiPath = join(options.modelDir, GENAI_CONFIG_FILE);
+    if (await exists(genaiPath)) {
+      const genai = parseGenaiConfig(JSON.parse(await readFile(genaiPath, 'utf8')));
+      await writeFile(join(temp, GENAI_CONFIG_FILE), JSON.stringify(exportedGenaiConfig(genai, modelFile), null, 2) + '\n');
+    }
+    const manifest = { ...pruningManifest(options.plan, report, options.method ?? 'unspecified'), ...(quantization && { quantization }) };
+    await writeFile(join(temp, 'pruning.json'), manifestJsonText(manifest));
+    await writeModelCard(temp, modelFile);
     if (options.overwrite) await rm(target, { recursive: true, force: true });
     await mkdir(dirname(target), { recursive: true });
     await rename(temp, target);
-    const modelBytes = pieces.model.byteLength + pieces.dataFiles.reduce((n, f) => n + f.size, 0);
-    return { outDir: options.outDir, modelFile, report, modelBytes };
+    return { outDir: options.outDir, modelFile, report, modelBytes: piecesBytes(pieces), ...(quantization && { quantization }) };
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;
@@ -109,4 +159,13 @@ export async function exportPrunedFolder(options: ExportFolderOptions): Promise<
     await source.close();
     await floatSource?.close();
   }
+}
+
+const piecesBytes = (pieces: ModelPieces) => pieces.model.byteLength + pieces.dataFiles.reduce((n, f) => n + f.size, 0);
+
+/** (Re)writes an exported folder's README.md from its pruning.json (call again after adding fields to it). */
+export async function writeModelCard(dir: string, modelFile: string): Promise<void> {
+  const manifest = JSON.parse(await readFile(join(dir, 'pruning.json'), 'utf8')) as Record<string, unknown>;
+  const layout = { graphFile: modelFile, genai: await exists(join(dir, GENAI_CONFIG_FILE)), configJson: await exists(join(dir, 'config.json')) };
+  await writeFile(join(dir, 'README.md'), exportModelCard(manifest, layout));
 }

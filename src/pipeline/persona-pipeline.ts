@@ -25,6 +25,8 @@ import type { LayerWeights } from '../pruning/scoring';
 import { calibrationSummary, pruningManifestFields, type CalibrationSummary } from './manifest';
 import { PruneRequestError, resolvePruneRequest, type PruneRequest, type ResolvedPruneRequest } from './request';
 import type { ExportSummary, PipelineRuntime } from './runtime';
+import type { HeldOutSet, QuantizeRequest } from '../onnx/quantize-int4';
+import { buildEvaluationSets, EVALUATION_SAMPLES, heldOutQuestions } from '../worker/studio-evaluation';
 
 export type PipelinePhase = 'filtering' | 'synthesis' | 'calibration' | 'scoring' | 'export';
 
@@ -39,8 +41,11 @@ export interface PipelineProgress {
 export interface PruneRunOptions {
   signal?: AbortSignal;
   onProgress?: (progress: PipelineProgress) => void;
-  /** Write the pruned model here (a folder in Node); without it the plan is only built. */
-  out?: { target: string; overwrite?: boolean };
+  /**
+   * Write the pruned model here (a folder in Node); without it the plan is only built. `quantize` without
+   * held-out sequences measures NLL on the dense model's answers to prompts calibration did not use.
+   */
+  out?: { target: string; overwrite?: boolean; quantize?: QuantizeRequest };
 }
 
 export interface PruneOutcome {
@@ -142,7 +147,11 @@ export class PersonaPipeline {
       signal?.throwIfAborted();
       const onExport = report('export');
       onExport(0, 1);
-      outcome.export = await this.runtime.exportModel({ target: options.out.target, overwrite: options.out.overwrite, plan, method, manifest });
+      const quantize = options.out.quantize && {
+        ...options.out.quantize,
+        heldOut: options.out.quantize.heldOut ?? (await this.heldOutSet(req, [persona, generic], signal)),
+      };
+      outcome.export = await this.runtime.exportModel({ target: options.out.target, overwrite: options.out.overwrite, plan, method, manifest, ...(quantize && { quantize }) });
       onExport(1, 1);
     }
     return outcome;
@@ -182,6 +191,21 @@ export class PersonaPipeline {
       onProgress(l + 1, weights.length);
     }
     return { ...plan, keep, downWeights, scores };
+  }
+
+  /**
+   * Held-out sequences for measuring an export (quantization's NLL before/after): the dense model's persona
+   * and plain answers to prompts no calibration sample used, with a seed of their own. Undefined without a
+   * persona, or when too few prompts are left over.
+   */
+  private async heldOutSet(req: ResolvedPruneRequest, calibration: (CalibrationData | undefined)[], signal?: AbortSignal): Promise<HeldOutSet | undefined> {
+    if (req.persona === undefined) return undefined;
+    const samples = calibration.flatMap((c) => c?.set.samples ?? []);
+    const common = { questions: this.questions, tokenizer: this.runtime.tokenizer, format: this.format, persona: req.persona, calibration: samples };
+    if (heldOutQuestions(common.questions, common.tokenizer, common.format, common.persona, samples).length < 2 * EVALUATION_SAMPLES) return undefined;
+    const sets = await buildEvaluationSets({ ...common, synthesize: this.guard(this.runtime.generate, signal), seed: req.seed, sampling: req.sampling });
+    const sequences = [...sets.persona.samples, ...sets.general.samples].map((s) => s.ids);
+    return { sequences, source: `the dense model's answers to ${sequences.length} prompts calibration did not use (half under the persona)` };
   }
 
   /** Dense FFN weights, read once per pipeline (gate/up only for the magnitude method). */
