@@ -179,7 +179,27 @@ test.describe('studio', () => {
     expect(manifest.method).toMatch(/persona|reconstruct/);
     const model = decodeModel(zip[`${root}/onnx/model.onnx`]!, (loc) => zip[`${root}/onnx/${loc}`]);
     expect(countParameters(model)).toBe(Number((await page.getByTestId('params-after').textContent())!.replaceAll(',', '')));
+    expect(new TextDecoder().decode(zip[`${root}/README.md`]!)).toContain(`${manifest.parameters.after.toLocaleString('en')} weight elements`);
     await shot(page, info, 'default-2-export');
+
+    // The same plan with int4 weights: sizes and held-out perplexity before/after are shown and match pruning.json.
+    await page.getByTestId('export-int4').check();
+    await page.getByTestId('run-export').click();
+    await expect(page.getByTestId('export-quantization')).toBeVisible({ timeout: 180_000 });
+    expect(Number(await page.getByTestId('export-max-error').textContent())).toBeLessThan(1e-4);
+    const [int4Download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
+    const int4Zip = unzipSync(new Uint8Array(await readFile((await int4Download.path())!)));
+    const int4Root = Object.keys(int4Zip)[0]!.split('/')[0]!;
+    expect(int4Root).toMatch(/-int4$/);
+    const q = (JSON.parse(new TextDecoder().decode(int4Zip[`${int4Root}/pruning.json`]!)) as { quantization: { bytes: { before: number; after: number }; held_out_nll: { before: number; after: number } } }).quantization;
+    expect(await page.getByTestId('export-size-after').textContent()).toBe(`${(q.bytes.after / 1e6).toFixed(2)} MB`);
+    expect(q.bytes.after).toBeLessThan(q.bytes.before / 2);
+    expect(Number(await page.getByTestId('export-ppl-before').textContent())).toBeCloseTo(Math.exp(q.held_out_nll.before), 2);
+    expect(Number(await page.getByTestId('export-ppl-after').textContent())).toBeCloseTo(Math.exp(q.held_out_nll.after), 2);
+    expect(q.held_out_nll.after - q.held_out_nll.before).toBeLessThan(0.35);
+    const int4Model = decodeModel(int4Zip[`${int4Root}/onnx/model.onnx`]!, (loc) => int4Zip[`${int4Root}/onnx/${loc}`]);
+    expect(int4Model.graph!.node!.filter((n) => n.op_type === 'MatMulNBits')).toHaveLength(36);
+    await shot(page, info, 'default-3-export-int4');
   });
   test('a reload during the analysis offers Resume, which continues from the saved progress', async ({ page }, info) => {
     await freshCharacter(page, '/');

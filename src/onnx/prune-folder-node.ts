@@ -21,7 +21,7 @@ import { encodeModelPieces, type ModelPieces } from './model-pieces';
 import { ModelFileSource, writeModelPieces } from './model-stream-node';
 import { manifestJsonText, pruneModel, pruningManifest, prunedConfig, type PruneOptions, type PruneReport } from './prune-export';
 import { DataLocation } from './proto';
-import { quantizeMatMulsInt4, DEFAULT_INT4_BLOCK, type QuantizeRequest } from './quantize-int4';
+import { quantizationRecord, quantizeMatMulsInt4, type QuantizationRecord, type QuantizeRequest } from './quantize-int4';
 
 export interface ExportFolderOptions extends Pick<PruneOptions, 'downWeights' | 'channelMeans'> {
   modelDir: string;
@@ -40,18 +40,6 @@ export interface ExportFolderOptions extends Pick<PruneOptions, 'downWeights' | 
   quantize?: QuantizeRequest;
 }
 
-/** pruning.json's `quantization` record. */
-export interface QuantizationRecord {
-  type: 'int4';
-  block_size: number;
-  zero_points: boolean;
-  /** MatMuls turned into MatMulNBits. */
-  matmuls: number;
-  /** Bytes of the graph and its data files, float pruned vs quantized. */
-  bytes: { before: number; after: number };
-  /** Pooled NLL (nats per predicted token, BOS prepended) on the held-out texts. */
-  held_out_nll?: { before: number; after: number; tokens: number; sequences: number; source: string };
-}
 
 export interface ExportFolderResult {
   outDir: string;
@@ -111,21 +99,14 @@ export async function exportPrunedFolder(options: ExportFolderOptions): Promise<
       const quantized = await quantizeMatMulsInt4(pruned, (t) => source.tensorData(t), options.quantize);
       const floatPieces = pieces;
       pieces = encode(quantized.model);
-      quantization = {
-        type: 'int4',
-        block_size: options.quantize.blockSize ?? DEFAULT_INT4_BLOCK,
-        zero_points: options.quantize.zeroPoints ?? false,
-        matmuls: quantized.quantized.length,
-        bytes: { before: piecesBytes(floatPieces), after: piecesBytes(pieces) },
-      };
       const heldOut = options.quantize.heldOut;
+      let nll;
       if (heldOut?.sequences.length) {
         const { config } = await readModelFolderMeta(options.modelDir, modelFile);
         const dataFolder = dirname(resolve(options.modelDir, modelFile));
-        const before = await modelNll(pruned, dataFolder, config, heldOut.sequences);
-        const after = await modelNll(quantized.model, dataFolder, config, heldOut.sequences);
-        quantization.held_out_nll = { before: before.meanNll, after: after.meanNll, tokens: after.tokens, sequences: heldOut.sequences.length, source: heldOut.source };
+        nll = { before: await modelNll(pruned, dataFolder, config, heldOut.sequences), after: await modelNll(quantized.model, dataFolder, config, heldOut.sequences) };
       }
+      quantization = quantizationRecord(options.quantize, quantized.quantized.length, { before: piecesBytes(floatPieces), after: piecesBytes(pieces) }, nll);
     }
 
     await rm(temp, { recursive: true, force: true });

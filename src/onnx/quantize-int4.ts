@@ -6,6 +6,7 @@
  * weight's float type (MatMulNBits wants them in the activation type). Platform neutral; external
  * tensors are read one at a time through `read`, so a model larger than memory streams.
  */
+import type { NllSummary } from '../eval/nll';
 import { DataType, node, tensorFromBytes } from './builders';
 import { decodeFloats, encodeFloats, roundToFloatType } from './float-tensor';
 import { GraphIndex } from './graph-index';
@@ -31,6 +32,38 @@ export interface HeldOutSet {
 export interface QuantizeRequest extends Int4QuantizeOptions {
   type: 'int4';
   heldOut?: HeldOutSet;
+}
+
+/** pruning.json's `quantization` record. */
+export interface QuantizationRecord {
+  type: 'int4';
+  block_size: number;
+  zero_points: boolean;
+  /** MatMuls turned into MatMulNBits. */
+  matmuls: number;
+  /** Bytes of the graph and its data files, float pruned vs quantized. */
+  bytes: { before: number; after: number };
+  /** Pooled NLL (nats per predicted token, BOS prepended) on the held-out texts. */
+  held_out_nll?: { before: number; after: number; tokens: number; sequences: number; source: string };
+}
+
+/** The record of one quantized export, from what the exporter measured. */
+export function quantizationRecord(
+  request: QuantizeRequest,
+  matmuls: number,
+  bytes: { before: number; after: number },
+  nll?: { before: NllSummary; after: NllSummary },
+): QuantizationRecord {
+  return {
+    type: request.type,
+    block_size: request.blockSize ?? DEFAULT_INT4_BLOCK,
+    zero_points: request.zeroPoints ?? false,
+    matmuls,
+    bytes,
+    ...(nll && request.heldOut && {
+      held_out_nll: { before: nll.before.meanNll, after: nll.after.meanNll, tokens: nll.after.tokens, sequences: request.heldOut.sequences.length, source: request.heldOut.source },
+    }),
+  };
 }
 
 export interface Int4QuantizeResult {

@@ -26,7 +26,7 @@ import { calibrationSummary, pruningManifestFields, type CalibrationSummary } fr
 import { PruneRequestError, resolvePruneRequest, type PruneRequest, type ResolvedPruneRequest } from './request';
 import type { ExportSummary, PipelineRuntime } from './runtime';
 import type { HeldOutSet, QuantizeRequest } from '../onnx/quantize-int4';
-import { buildEvaluationSets, EVALUATION_SAMPLES, heldOutQuestions } from '../worker/studio-evaluation';
+import { buildEvaluationSets, EVALUATION_SAMPLES, heldOutAnswersSource, heldOutQuestions } from '../worker/studio-evaluation';
 
 export type PipelinePhase = 'filtering' | 'synthesis' | 'calibration' | 'scoring' | 'export';
 
@@ -205,7 +205,7 @@ export class PersonaPipeline {
     if (heldOutQuestions(common.questions, common.tokenizer, common.format, common.persona, samples).length < 2 * EVALUATION_SAMPLES) return undefined;
     const sets = await buildEvaluationSets({ ...common, synthesize: this.guard(this.runtime.generate, signal), seed: req.seed, sampling: req.sampling });
     const sequences = [...sets.persona.samples, ...sets.general.samples].map((s) => s.ids);
-    return { sequences, source: `the dense model's answers to ${sequences.length} prompts calibration did not use (half under the persona)` };
+    return { sequences, source: heldOutAnswersSource(sequences.length) };
   }
 
   /** Dense FFN weights, read once per pipeline (gate/up only for the magnitude method). */

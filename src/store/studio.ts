@@ -103,7 +103,8 @@ export interface StudioState {
   runCompare(): void;
   setChatInput(text: string): void;
   sendChat(): void;
-  runExport(): void;
+  /** Builds the download; `quantize` also quantizes the weights to int4 MatMulNBits. */
+  runExport(options?: { quantize?: 'int4' }): void;
   /** The last export's files and zip (kept out of the state: they are large and not saved). */
   exportFiles(): ExportResult | null;
   reset(): Promise<void>;
@@ -386,7 +387,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           client.send({ type: 'chat', requestId: pruned, text: chat.input, persona: persona.description, params: planParams, maxNewTokens: 64 });
         }
       },
-      runExport() {
+      runExport(options = {}) {
         const { planParams, persona } = get();
         if (!planParams) return fail('export', 'make a plan first');
         clearError('export');
@@ -394,7 +395,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         lastExport = null;
         set({ exported: { steps: {}, result: null, running: true } });
         const slug = (persona.name || 'persona').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'persona';
-        client.send({ type: 'export', requestId: exportId, params: planParams, folderName: `${slug}-pruned-${Math.round(planParams.sparsity * 100)}` });
+        client.send({ type: 'export', requestId: exportId, params: planParams, folderName: `${slug}-pruned-${Math.round(planParams.sparsity * 100)}${options.quantize ? `-${options.quantize}` : ''}`, ...(options.quantize && { quantize: options.quantize }) });
       },
       exportFiles: () => lastExport,
       async reset() {

@@ -1,4 +1,5 @@
 /** Messages between the studio store and the studio worker (structured-clone safe; typed arrays stay binary). */
+import type { QuantizationRecord } from '../onnx/quantize-int4';
 import type { CalibrationSample } from '../calibration/engine-batches';
 import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import type { CalibrationStats } from '../calibration/stats';
@@ -83,6 +84,8 @@ export interface ExportResult {
   intermediateSizes: number[];
   maxAbsError: number;
   verifiedSamples: number;
+  /** pruning.json's `quantization` record (sizes, held-out NLL before/after) when int4 was asked for. */
+  quantization?: QuantizationRecord;
 }
 
 export type StudioRequest =
@@ -98,7 +101,7 @@ export type StudioRequest =
   | { type: 'plan'; requestId: number; params: PlanParams }
   | { type: 'compare'; requestId: number; levels: { label: string; params: PlanParams }[]; prompt: string }
   | { type: 'chat'; requestId: number; text: string; persona: string; params: PlanParams | null; maxNewTokens: number }
-  | { type: 'export'; requestId: number; params: PlanParams; folderName: string };
+  | { type: 'export'; requestId: number; params: PlanParams; folderName: string; quantize?: 'int4' };
 
 export type StudioEvent =
   | { type: 'backend'; backend: BackendInfo }
