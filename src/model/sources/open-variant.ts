@@ -87,13 +87,9 @@ export async function openVariant(access: SourceAccess, inspection: Inspection, 
     throw error;
   }
 
-  let config = configFile;
-  let modelConfig = inspection.config;
-  if (genaiConfig) {
-    modelConfig = configFromGenai(genaiConfig, discoverFfns(header).map((f) => f.intermediateSize));
-    config = jsonBlob(modelConfig);
-    generationConfig ??= jsonBlob(generationConfigFromGenai(genaiConfig));
-  }
+  const modelConfig = genaiConfig ? configFromGenai(genaiConfig, discoverFfns(header).map((f) => f.intermediateSize)) : inspection.config;
+  const config = genaiConfig ? jsonBlob(modelConfig) : configFile!;
+  if (genaiConfig) generationConfig ??= jsonBlob(generationConfigFromGenai(genaiConfig));
 
   // External data: exactly the files the graph names, relative to the graph's folder.
   const graphDir = variant.graph.path.slice(0, variant.graph.path.lastIndexOf('/') + 1);
@@ -125,7 +121,7 @@ export async function openVariant(access: SourceAccess, inspection: Inspection, 
   }
   return {
     files: {
-      config: config!,
+      config,
       generationConfig,
       tokenizer,
       tokenizerConfig,
