@@ -182,6 +182,40 @@ test.describe('studio', () => {
     expect(new TextDecoder().decode(zip[`${root}/README.md`]!)).toContain(`${manifest.parameters.after.toLocaleString('en')} weight elements`);
     await shot(page, info, 'default-2-export');
 
+    // Save to a folder: the picker stubbed with a folder of the page's private file system.
+    const listing = () =>
+      page.evaluate(async (name) => {
+        const parent = await (await navigator.storage.getDirectory()).getDirectoryHandle('saved', { create: true });
+        const dir = await parent.getDirectoryHandle(name).catch(() => undefined);
+        const names: string[] = [];
+        if (dir) for await (const key of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(key);
+        (window as unknown as { showDirectoryPicker(): Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = () => Promise.resolve(parent);
+        return names.sort();
+      }, root);
+    expect(await listing()).toEqual([]);
+    const message = page.getByTestId('save-folder-message');
+    await page.getByTestId('save-folder').click();
+    await expect(message).toHaveText(`Saved "${root}" in "saved".`);
+    expect(await listing()).toEqual(['README.md', 'config.json', 'generation_config.json', 'onnx', 'pruning.json', 'tokenizer.json', 'tokenizer_config.json']);
+    // An earlier export is replaced only when the user agrees.
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await page.getByTestId('save-folder').click();
+    await expect(message).toHaveText(`Nothing saved: "${root}" in "saved" was kept.`);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByTestId('save-folder').click();
+    await expect(message).toHaveText(`Saved "${root}" in "saved".`);
+    // A folder of the user's own files under that name is never replaced (and nobody is asked).
+    await page.evaluate(async (name) => {
+      const parent = await (await navigator.storage.getDirectory()).getDirectoryHandle('saved');
+      await parent.removeEntry(name, { recursive: true });
+      const writable = await (await (await parent.getDirectoryHandle(name, { create: true })).getFileHandle('notes.md', { create: true })).createWritable();
+      await writable.write('my notes');
+      await writable.close();
+    }, root);
+    await page.getByTestId('save-folder').click();
+    await expect(message).toContainText(`Not replacing "${root}" in the chosen folder: it is not empty and does not look like a model folder`);
+    expect(await listing()).toEqual(['notes.md']);
+
     // The same plan with int4 weights: sizes and held-out perplexity before/after are shown and match pruning.json.
     await page.getByTestId('export-int4').check();
     await page.getByTestId('run-export').click();

@@ -19,6 +19,7 @@ export interface NodeCalibrationModel extends CalibrationModel {
   ort: typeof ort;
   session: ort.InferenceSession;
   config: ModelConfig;
+  configWarnings: string[];
   generationConfig: GenerationConfig | null;
   tokenizer: TextTokenizer;
 }

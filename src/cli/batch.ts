@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exists } from '../node/folder-io';
+import { checkNotSource, checkOutput } from '../node/output-guard';
 import { PersonaPipeline } from '../pipeline/persona-pipeline';
 import { CliUsageError, parseCommandArgs } from './args';
 import { readJsonLines } from './eval';
@@ -44,9 +44,9 @@ export const batchCommand = {
     });
     const taken = new Set<string>();
     const folders = personas.map((p, i) => join(values.out!, personaFolder(p.name, i, taken)));
-    if (!values.overwrite) {
-      for (const folder of folders) if (await exists(folder)) throw new CliUsageError(`${folder} already exists; choose another --out or pass --overwrite`);
-    }
+    // Every folder is checked before the first persona's minutes of work.
+    await checkNotSource(values.out!, [values.model]);
+    for (const folder of folders) await checkOutput(folder, { overwrite: values.overwrite, sources: [values.model] });
     const started = performance.now();
     const { runtime, close } = await openModel(values.model!);
     try {

@@ -4,6 +4,7 @@ import { exportPrunedFolder } from '../onnx/prune-folder-node';
 import { planSparsity } from '../pruning/keep-plan';
 import { CliUsageError, parseCommandArgs } from './args';
 import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-option';
+import { printWarnings } from './warnings';
 
 const usage =
   `export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite] ${QUANTIZE_USAGE}`;
@@ -49,6 +50,7 @@ export const exportCommand = {
       ...(quantize && { quantize: quantize((await readModelFolderMeta(values.model, values.graph)).tokenizer) }),
     });
     const seconds = (performance.now() - started) / 1000;
+    printWarnings(result.configWarnings);
     const { report } = result;
     for (const l of report.layers) {
       if (l.addedError) process.stderr.write(`layer ${l.layer}: down ${l.down} (from ${l.requantizedFrom}), added error max ${l.addedError.maxAbs.toExponential(2)} rms ${l.addedError.rms.toExponential(2)}\n`);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { readGguf } from '../import/gguf-file';
 import { importGguf } from '../import/import-gguf';
 import { exists, writeFolderAtomic } from '../node/folder-io';
+import { checkOutput } from '../node/output-guard';
 import { CliUsageError, parseCommandArgs } from './args';
 
 const usage = 'import-gguf <file.gguf> <outdir> [--if-missing] [--overwrite] [--external-data auto|always|never]';
@@ -23,12 +24,14 @@ export const importGgufCommand = {
       process.stderr.write(`${outDir} already holds a model; skipping import\n`);
       return;
     }
+    const check = { overwrite: values.overwrite ?? values['if-missing'] ?? false, sources: [file], option: 'output folder' };
+    await checkOutput(outDir, check);
     const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
       throw new Error(error.code === 'ENOENT' ? `GGUF file not found: ${file} (set PPS_BUILTIN_GGUF to its path)` : `${file}: ${error.message}`);
     });
     const model = await readGguf(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     const files = importGguf(model, { externalData: external });
-    await writeFolderAtomic(outDir, files, { overwrite: values.overwrite ?? values['if-missing'] ?? false });
+    await writeFolderAtomic(outDir, files, check);
     const c = model.config;
     process.stderr.write(`imported ${file}: llama, ${c.nLayers} layers, dim ${c.dim}, FFN ${c.ffnDim}, vocab ${c.vocabSize} -> ${outDir}\n`);
   },

@@ -11,6 +11,7 @@ import { pruneCommand } from './prune';
 import { evalCommand } from './eval';
 import { batchCommand } from './batch';
 import { CliUsageError } from './args';
+import { exitCodeOf } from './exit-code';
 
 const commands: Record<string, { usage: string; run: (args: string[]) => Promise<void> }> = {
   'import-gguf': importGgufCommand,
@@ -35,5 +36,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(error instanceof CliUsageError ? 2 : 1);
+  process.exit(exitCodeOf(error));
 });

@@ -105,7 +105,7 @@ describe('npm run cli -- prune', () => {
       [[...base, '--persona', 'A pirate.', '--sparsity', '0.25', '--method', 'obs'], 2, 'unknown --method "obs"'],
       [[...base, '--persona', `@${join(dir, 'missing.txt')}`, '--sparsity', '0.25'], 2, `--persona: file not found: ${join(dir, 'missing.txt')}`],
       [['prune', '--model', join(dir, 'nowhere'), '--out', join(dir, 'never'), '--persona', 'A pirate.', '--sparsity', '0.25'], 2, `--model: ${join(dir, 'nowhere')} does not exist`],
-      [['prune', '--model', model, '--out', model, '--persona', 'A pirate.', '--sparsity', '0.25'], 2, 'already exists'],
+      [['prune', '--model', model, '--out', model, '--persona', 'A pirate.', '--sparsity', '0.25'], 2, `--out ${model} is the model itself`],
       [[...base, '--persona', 'A pirate.', '--sparsity', '0.25', '--samples', '500'], 2, 'only 120 prompts'],
       [[...base, '--persona', 'A pirate.', '--sparsity', '0.25', '--sequential', '--no-sequential'], 2, 'contradict'],
       [[...base, '--persona', 'A pirate.', '--sparsity', '0.25', '--method', 'flap', '--sequential'], 2, 'option of the reconstruct method'],

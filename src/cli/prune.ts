@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { readGguf } from '../import/gguf-file';
 import { importGguf } from '../import/import-gguf';
 import { exists, writeFolderAtomic } from '../node/folder-io';
+import { checkOutput } from '../node/output-guard';
 import { NodePipelineRuntime } from '../node/pipeline-runtime';
 import { PersonaPipeline, type PipelineProgress, type PruneOutcome } from '../pipeline/persona-pipeline';
 import { PruneRequestError, type PruneRequest } from '../pipeline/request';
@@ -16,6 +17,7 @@ import { PRUNE_METHODS, type PruneMethod } from '../pruning/plan-builder';
 import type { QuantizeRequest } from '../onnx/quantize-int4';
 import { CliUsageError, numberOption, parseCommandArgs } from './args';
 import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-option';
+import { printWarnings } from './warnings';
 
 const usage =
   `prune --model <model dir | .gguf> --persona <text | @file> --sparsity 0.25 --out <dir> [--method persona|reconstruct|activation|wanda-sp|flap|magnitude|random] [--allocation uniform|global|owl] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--examples <text | @file, one example a line>] [--overwrite] ${QUANTIZE_USAGE}`;
@@ -87,6 +89,7 @@ export async function openModel(path: string): Promise<{ runtime: NodePipelineRu
   }
   try {
     const runtime = await NodePipelineRuntime.open(dir);
+    printWarnings(runtime.configWarnings);
     return {
       runtime,
       close: async () => {
@@ -168,7 +171,7 @@ export const pruneCommand = {
     if (!persona) throw new CliUsageError('--persona is empty: describe the character');
     const options = await requestOptions(values, usage);
     const quantize = await quantizeRequest(values);
-    if (!values.overwrite && (await exists(values.out!))) throw new CliUsageError(`${values.out} already exists; choose another folder or pass --overwrite`);
+    await checkOutput(values.out!, { overwrite: values.overwrite, sources: [values.model] });
     const started = performance.now();
     const { runtime, close } = await openModel(values.model!);
     try {

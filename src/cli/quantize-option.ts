@@ -31,7 +31,7 @@ export async function quantizeRequest(values: Values): Promise<((tokenizer: Pipe
   if (values.quantize !== 'int4') throw new CliUsageError(`unknown --quantize "${values.quantize}" (int4 is supported)`);
   const blockSize = numberOption(values['block-size'], 'block-size', 32, { integer: true, min: 16 });
   if ((blockSize & (blockSize - 1)) !== 0) throw new CliUsageError(`--block-size must be a power of two >= 16, got ${blockSize}`);
-  const texts = values.texts === undefined ? undefined : await readTexts(values.texts);
+  const texts = values.texts === undefined ? undefined : (await readTexts(values.texts)).map((t) => t.text);
   return (tokenizer) => ({
     type: 'int4',
     blockSize,

@@ -5,6 +5,7 @@
 import type { PipelineRuntime, PipelineTokenizer } from '../pipeline/runtime';
 import type { PlanWeights } from './apply-plan';
 import { summariseNll, type NllSummary } from './nll';
+import { windowedNll } from './windows';
 
 /** BOS then the text's tokens; a tokenizer without a BOS token cannot score the first token, so it refuses. */
 export function evaluationIds(tokenizer: Pick<PipelineTokenizer, 'encode' | 'bosTokenId'>, text: string): number[] {
@@ -14,12 +15,17 @@ export function evaluationIds(tokenizer: Pick<PipelineTokenizer, 'encode' | 'bos
   return ids;
 }
 
-/** Pooled NLL of `texts` under the dense model, or under the dense model with `plan` applied in memory. */
+/**
+ * Pooled NLL of `texts` under the dense model, or under the dense model with `plan` applied in memory;
+ * with `window`, texts longer than its limit are scored in sliding windows (src/eval/windows.ts).
+ */
 export async function evaluateTexts(
   runtime: Pick<PipelineRuntime, 'tokenizer' | 'evaluateNll'>,
   texts: readonly string[],
   plan?: PlanWeights,
+  window?: { limit: number; stride?: number },
 ): Promise<NllSummary> {
   const sequences = texts.map((t) => evaluationIds(runtime.tokenizer, t));
-  return summariseNll(await runtime.evaluateNll(sequences, plan));
+  const evaluate = (list: readonly (readonly number[])[]) => runtime.evaluateNll(list, plan);
+  return summariseNll(window ? await windowedNll(evaluate, sequences, window.limit, window.stride) : await evaluate(sequences));
 }

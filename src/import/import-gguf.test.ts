@@ -138,7 +138,8 @@ describe('import-gguf CLI on bad input', () => {
     const out = join(dir, 'builtin');
     expect((await cli('import-gguf', builtinGgufPath, out)).code).toBe(0);
     const again = await cli('import-gguf', builtinGgufPath, out);
-    expect(again.code).toBe(1);
+    // An existing output is bad input (exit 2), as in every other command that writes.
+    expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already exists/);
   });
 });

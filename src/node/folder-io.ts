@@ -2,6 +2,7 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { FolderFile } from '../import/import-gguf';
+import { checkOutput, type OutputCheck } from './output-guard';
 
 export async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -11,12 +12,23 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * Puts a finished staging folder at `target`. The output guard runs again right before anything is
+ * replaced, so a folder that changed while the work ran (or a link swapped in) is still refused.
+ */
+export async function moveIntoPlace(staging: string, target: string, check: OutputCheck = {}): Promise<void> {
+  await checkOutput(target, check);
+  if (check.overwrite) await rm(target, { recursive: true, force: true });
+  await mkdir(dirname(resolve(target)), { recursive: true });
+  await rename(staging, target);
+}
+
+/**
  * Writes every file into a sibling temporary folder and renames it into place at the end, so a
  * failure (bad input, full disk, Ctrl-C between files) never leaves a partial model folder behind.
  */
-export async function writeFolderAtomic(outDir: string, files: readonly FolderFile[], { overwrite = false } = {}): Promise<void> {
+export async function writeFolderAtomic(outDir: string, files: readonly FolderFile[], check: OutputCheck = {}): Promise<void> {
+  await checkOutput(outDir, check);
   const target = resolve(outDir);
-  if (!overwrite && (await exists(target))) throw new Error(`${outDir} already exists; choose another folder or remove it first`);
   const temp = `${target}.partial-${process.pid}`;
   await rm(temp, { recursive: true, force: true });
   try {
@@ -30,9 +42,7 @@ export async function writeFolderAtomic(outDir: string, files: readonly FolderFi
         await handle.close();
       }
     }
-    await mkdir(dirname(target), { recursive: true });
-    if (overwrite) await rm(target, { recursive: true, force: true });
-    await rename(temp, target);
+    await moveIntoPlace(temp, target, check);
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;

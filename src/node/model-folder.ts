@@ -3,14 +3,18 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GenerationConfig, ModelConfig } from '../model/config';
-import { configFromGenai, GENAI_CONFIG_FILE, generationConfigFromGenai, parseGenaiConfig } from '../model/genai-config';
-import { discoverFfns } from '../onnx/ffn-discovery';
+import { checkConfigAgainstGraph } from '../model/config-check';
+import { configFromGenai, GENAI_CONFIG_FILE, generationConfigFromGenai, parseGenaiConfig, type GenaiConfig } from '../model/genai-config';
+import { graphFacts, type GraphFacts } from '../onnx/graph-facts';
 import { ModelFileSource } from '../onnx/model-stream-node';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 
 export interface NodeModel {
   dir: string;
+  /** config.json with the graph's values where they differ (see configWarnings). */
   config: ModelConfig;
+  /** Fields of config.json the graph contradicts, each replaced by the graph's value. */
+  configWarnings: string[];
   generationConfig: GenerationConfig | null;
   tokenizer: TextTokenizer;
   session: ort.InferenceSession;
@@ -26,12 +30,22 @@ export async function findGraphFile(dir: string): Promise<string> {
   throw new Error(`${dir} is not a model folder: neither onnx/model.onnx nor model.onnx is there`);
 }
 
+/** The graph's shape facts, from its protobuf alone (external data is not read). */
+export async function readGraphFacts(graphPath: string): Promise<GraphFacts> {
+  const source = await ModelFileSource.open(graphPath);
+  try {
+    return graphFacts(source.model);
+  } finally {
+    await source.close();
+  }
+}
+
 /**
- * A model folder's JSON files: config, tokenizer and (optional) generation config, with clear errors. An
- * onnxruntime-genai folder has no config.json: its shape then comes from genai_config.json and the FFN
- * widths from the graph (`modelFile`, default onnx/model.onnx, else model.onnx).
+ * A model folder's JSON files: config (checked against the graph at `modelFile`), tokenizer and (optional)
+ * generation config, with clear errors. An onnxruntime-genai folder has no config.json: its config is made
+ * from genai_config.json and the graph's FFN widths, then checked the same way.
  */
-export async function readModelFolderMeta(dir: string, modelFile?: string): Promise<Pick<NodeModel, 'config' | 'generationConfig' | 'tokenizer'>> {
+export async function readModelFolderMeta(dir: string, modelFile?: string): Promise<Pick<NodeModel, 'config' | 'configWarnings' | 'generationConfig' | 'tokenizer'>> {
   const required = async (file: string) => {
     try {
       return await readJson(join(dir, file));
@@ -41,31 +55,31 @@ export async function readModelFolderMeta(dir: string, modelFile?: string): Prom
     }
   };
   const has = (file: string) => access(join(dir, file)).then(() => true, () => false);
-  const genai = !(await has('config.json')) && (await has(GENAI_CONFIG_FILE)) ? await genaiMeta(dir, await required(GENAI_CONFIG_FILE), modelFile) : undefined;
-  const config = genai?.config ?? ((await required('config.json')) as ModelConfig);
+  const genai = !(await has('config.json')) && (await has(GENAI_CONFIG_FILE)) ? genaiConfigOf(dir, await required(GENAI_CONFIG_FILE)) : undefined;
+  const graph = modelFile ?? (await findGraphFile(dir));
+  const facts = await readGraphFacts(join(dir, graph)).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new Error(`${dir} is not a model folder: ${graph} is missing`) : error;
+  });
+  const rawConfig = genai ? configFromGenai(genai, facts.intermediateSizes ?? []) : await required('config.json');
+  const { config, warnings: configWarnings } = checkConfigAgainstGraph(rawConfig, facts, join(dir, genai ? GENAI_CONFIG_FILE : 'config.json'));
   const tokenizer = loadTokenizer(await required('tokenizer.json'), await required('tokenizer_config.json'));
-  const generationConfig = ((await readJson(join(dir, 'generation_config.json')).catch(() => null)) as GenerationConfig | null) ?? genai?.generationConfig ?? null;
-  return { config, generationConfig, tokenizer };
+  const generationConfig =
+    ((await readJson(join(dir, 'generation_config.json')).catch(() => null)) as GenerationConfig | null) ?? (genai ? generationConfigFromGenai(genai) : null);
+  return { config, configWarnings, generationConfig, tokenizer };
 }
 
-async function genaiMeta(dir: string, raw: unknown, modelFile?: string): Promise<{ config: ModelConfig; generationConfig: GenerationConfig }> {
-  let genai;
+function genaiConfigOf(dir: string, raw: unknown): GenaiConfig {
   try {
-    genai = parseGenaiConfig(raw);
+    return parseGenaiConfig(raw);
   } catch (error) {
     throw new Error(`${join(dir, GENAI_CONFIG_FILE)}: ${(error as Error).message}`);
-  }
-  const source = await ModelFileSource.open(join(dir, modelFile ?? genai.model.decoder.filename ?? (await findGraphFile(dir))));
-  try {
-    return { config: configFromGenai(genai, discoverFfns(source.model).map((f) => f.intermediateSize)), generationConfig: generationConfigFromGenai(genai) };
-  } finally {
-    await source.close();
   }
 }
 
 export async function loadNodeModel(dir: string, modelFile?: string): Promise<NodeModel> {
-  const meta = await readModelFolderMeta(dir, modelFile);
+  const graph = modelFile ?? (await findGraphFile(dir));
+  const meta = await readModelFolderMeta(dir, graph);
   // ORT reads the external data files itself, next to the graph.
-  const session = await ort.InferenceSession.create(join(dir, modelFile ?? (await findGraphFile(dir))));
+  const session = await ort.InferenceSession.create(join(dir, graph));
   return { dir, ...meta, session };
 }

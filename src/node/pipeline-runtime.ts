@@ -4,8 +4,8 @@
  * the pruned folder. Sessions and the decoded model are made on first use, so `eval` on a folder only
  * pays for the plain session. Node only.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { runCalibration, type CalibrationModel } from '../calibration/engine';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
@@ -27,8 +27,9 @@ import type { LayerWeights } from '../pruning/scoring';
 import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
 import type { CalibrationStats } from '../calibration/stats';
-import { exists } from './folder-io';
+import { moveIntoPlace } from './folder-io';
 import { sessionNll } from './held-out-nll';
+import { checkOutput } from './output-guard';
 import { loadNodeModel, type NodeModel } from './model-folder';
 
 export interface NodeRuntimeOptions {
@@ -73,6 +74,11 @@ export class NodePipelineRuntime implements PipelineRuntime {
 
   get tokenizer() {
     return this.plain.tokenizer;
+  }
+
+  /** Fields of config.json the graph contradicted (replaced by the graph's values). */
+  get configWarnings(): readonly string[] {
+    return this.plain.configWarnings;
   }
 
   private instrumentedModel(): Promise<NodeCalibrationModel> {
@@ -159,7 +165,8 @@ export class NodePipelineRuntime implements PipelineRuntime {
    */
   async exportModel(request: ExportRequest): Promise<ExportSummary> {
     const target = resolve(request.target);
-    if (!request.overwrite && (await exists(target))) throw new Error(`${request.target} already exists; choose another folder or pass --overwrite`);
+    const outputCheck = { overwrite: request.overwrite, sources: [this.dir] };
+    await checkOutput(request.target, outputCheck);
     const staging = `${target}.staging-${process.pid}`;
     await rm(staging, { recursive: true, force: true });
     try {
@@ -179,9 +186,7 @@ export class NodePipelineRuntime implements PipelineRuntime {
       await writeFile(manifestPath, JSON.stringify({ ...manifest, ...request.manifest }, null, 2) + '\n');
       // The card shows the pipeline's fields too (persona, method, the plan search's held-out KL).
       await writeModelCard(staging, result.modelFile);
-      if (request.overwrite) await rm(target, { recursive: true, force: true });
-      await mkdir(dirname(target), { recursive: true });
-      await rename(staging, target);
+      await moveIntoPlace(staging, target, outputCheck);
       return {
         target: request.target,
         intermediateSizes: result.report.layers.map((l) => l.after),

@@ -6,15 +6,18 @@
  * pruned weights are quantized to int4 MatMulNBits, with held-out NLL measured before and after. The
  * folder appears atomically (written beside it, then renamed).
  */
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { exportedGenaiConfig, GENAI_CONFIG_FILE, parseGenaiConfig } from '../model/genai-config';
-import { exists } from '../node/folder-io';
+import { exists, moveIntoPlace } from '../node/folder-io';
 import { modelNll } from '../node/held-out-nll';
 import { readModelFolderMeta } from '../node/model-folder';
+import { checkOutput } from '../node/output-guard';
 import { exportModelCard } from './export-model-card';
 import { type KeepPlan } from '../pruning/keep-plan';
+import { checkConfigAgainstGraph } from '../model/config-check';
 import { discoverFfns } from './ffn-discovery';
+import { graphFacts } from './graph-facts';
 import { decodeFloats } from './float-tensor';
 import type { OnnxModel } from './model-io';
 import { encodeModelPieces, type ModelPieces } from './model-pieces';
@@ -48,6 +51,8 @@ export interface ExportFolderResult {
   /** Bytes of the graph and its data files. */
   modelBytes: number;
   quantization?: QuantizationRecord;
+  /** Fields of the source's config.json the graph contradicted; the written config.json has the graph's values. */
+  configWarnings: string[];
 }
 
 /** Weights above this go to an external data file even when the source kept them inline. */
@@ -63,8 +68,8 @@ export async function findModelFile(modelDir: string): Promise<string> {
 export async function exportPrunedFolder(options: ExportFolderOptions): Promise<ExportFolderResult> {
   const modelFile = options.modelFile ?? (await findModelFile(options.modelDir));
   const target = resolve(options.outDir);
-  if (resolve(options.modelDir) === target) throw new Error('The output folder must differ from the model folder');
-  if (!options.overwrite && (await exists(target))) throw new Error(`${options.outDir} already exists; choose another folder or pass --overwrite`);
+  const outputCheck = { overwrite: options.overwrite, sources: [options.modelDir, options.floatModelDir] };
+  await checkOutput(options.outDir, outputCheck);
   const source = await ModelFileSource.open(join(options.modelDir, modelFile));
   const floatSource = options.floatModelDir ? await ModelFileSource.open(join(options.floatModelDir, await findModelFile(options.floatModelDir))) : undefined;
   const temp = `${target}.partial-${process.pid}`;
@@ -117,9 +122,11 @@ export async function exportPrunedFolder(options: ExportFolderOptions): Promise<
       if (entry.isFile() && !SKIP.test(entry.name)) await copyFile(join(options.modelDir, entry.name), join(temp, entry.name));
     }
     const configPath = join(options.modelDir, 'config.json');
+    let configWarnings: string[] = [];
     if (await exists(configPath)) {
-      const config = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
-      await writeFile(join(temp, 'config.json'), manifestJsonText(prunedConfig(config, options.plan)));
+      const checked = checkConfigAgainstGraph(JSON.parse(await readFile(configPath, 'utf8')), graphFacts(source.model, ffns), configPath);
+      configWarnings = checked.warnings;
+      await writeFile(join(temp, 'config.json'), manifestJsonText(prunedConfig(checked.config, options.plan)));
     }
     const genaiPath = join(options.modelDir, GENAI_CONFIG_FILE);
     if (await exists(genaiPath)) {
@@ -129,10 +136,8 @@ export async function exportPrunedFolder(options: ExportFolderOptions): Promise<
     const manifest = { ...pruningManifest(options.plan, report, options.method ?? 'unspecified'), ...(quantization && { quantization }) };
     await writeFile(join(temp, 'pruning.json'), manifestJsonText(manifest));
     await writeModelCard(temp, modelFile);
-    if (options.overwrite) await rm(target, { recursive: true, force: true });
-    await mkdir(dirname(target), { recursive: true });
-    await rename(temp, target);
-    return { outDir: options.outDir, modelFile, report, modelBytes: piecesBytes(pieces), ...(quantization && { quantization }) };
+    await moveIntoPlace(temp, target, outputCheck);
+    return { outDir: options.outDir, modelFile, report, modelBytes: piecesBytes(pieces), configWarnings, ...(quantization && { quantization }) };
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;

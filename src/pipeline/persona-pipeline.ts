@@ -16,6 +16,8 @@ import {
 import type { CalibrationSample } from '../calibration/engine-batches';
 import { encodePrompt, promptFormat, renderPrompt, type PromptFormat } from '../calibration/persona-prompt';
 import { promptsFor, referencePersonas } from '../calibration/question-bank';
+import { positionLimit } from '../model/positions';
+import { checkRequestLengths } from './request-lengths';
 import { questionSensitivities, type HiddenStates } from '../calibration/sensitivity';
 import type { CalibrationStats } from '../calibration/stats';
 import { modelShapeFromConfig, type ModelShape } from '../pruning/estimates';
@@ -97,6 +99,7 @@ export class PersonaPipeline {
     if (resolved.sequential && resolveMethod(resolved.method) !== 'reconstruct') {
       throw new PruneRequestError(`sequential reconstruction is an option of the reconstruct method, not of ${resolved.method}`);
     }
+    checkRequestLengths(resolved, { format: this.format, questions: this.questions, tokenizer: this.runtime.tokenizer, limit: positionLimit(this.runtime.config) });
     return resolved;
   }
 

@@ -44,6 +44,8 @@ export interface ModelState {
   denseParameters?: number;
   widths?: number[];
   format?: 'chat' | 'base';
+  /** Fields of config.json the graph contradicted (the graph's values are used). */
+  configWarnings?: string[];
 }
 
 export type ExportStep = 'build' | 'verify' | 'zip';
@@ -187,7 +189,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           return set({ backend: event.backend });
         case 'loaded': {
           if (event.requestId !== loadId) return;
-          set({ model: { status: 'ready', label: event.label, denseParameters: event.denseParameters, widths: event.widths, format: event.format } });
+          set({ model: { status: 'ready', label: event.label, denseParameters: event.denseParameters, widths: event.widths, format: event.format, configWarnings: event.configWarnings ?? [] } });
           clearError('model');
           const { data, checkpoint, planParams } = get();
           if (data || checkpoint) client.send({ type: 'restore', ...(data && { data }), ...(checkpoint && { checkpoint }) });

@@ -105,7 +105,7 @@ export type StudioRequest =
 
 export type StudioEvent =
   | { type: 'backend'; backend: BackendInfo }
-  | { type: 'loaded'; requestId: number; label: string; denseParameters: number; layers: number; widths: number[]; format: 'chat' | 'base' }
+  | { type: 'loaded'; requestId: number; label: string; denseParameters: number; layers: number; widths: number[]; format: 'chat' | 'base'; configWarnings?: string[] }
   | { type: 'progress'; requestId: number; progress: StudioProgress }
   | { type: 'answer'; requestId: number; text: string }
   | { type: 'calibrated'; requestId: number; data: CalibrationData; plan: PlanSummary; accumulator: 'gpu' | 'cpu'; timings: Record<string, number> }

@@ -29,6 +29,8 @@ import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { readFloat32 } from '../model/logits';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
+import { graphFacts } from '../onnx/graph-facts';
+import { checkConfigAgainstGraph } from '../model/config-check';
 import { encodeModelPieces } from '../onnx/model-pieces';
 import { decodeModel, encodeModel, tensorBytes, type OnnxModel } from '../onnx/model-io';
 import { quantizeMatMulsInt4, type Int4QuantizeOptions } from '../onnx/quantize-int4';
@@ -78,6 +80,13 @@ const concat = (parts: readonly Uint8Array[], size: number): Uint8Array => {
   return out;
 };
 
+/** The dense model with its tensors' bytes in memory, and its FFN layers. */
+function decodeBundleModel(bundle: ModelBundle): { model: OnnxModel; ffns: FfnLayer[] } {
+  const files = new Map(bundle.externalData.map((f) => [f.path, f.data]));
+  const model = decodeModel(bundle.modelBytes, (location) => files.get(location));
+  return { model, ffns: discoverFfns(model) };
+}
+
 export class BrowserPipelineRuntime implements PipelineRuntime {
   readonly tokenizer: TextTokenizer;
   private readonly calibration = new WorkerCalibration(ort);
@@ -89,6 +98,8 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   private hiddenSession?: Promise<{ session: ort.InferenceSession; outputs: InstrumentedOutput[] }>;
   private gpu?: GpuContext;
   hooks: StudioRuntimeHooks = {};
+  /** Fields of config.json the graph contradicted (replaced by the graph's values). */
+  configWarnings: string[] = [];
   /** Exported folders by target name (exportModel). */
   readonly exports = new Map<string, ExportedFolder>();
 
@@ -105,9 +116,16 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
 
   /** `backend` is the one asked for; the runtime's is the one this model really runs on (fp16 may need WASM). */
   static async open(bundle: ModelBundle, backend: Backend): Promise<BrowserPipelineRuntime> {
-    const onBackend = await createSession(ort, bundle, backend);
-    const { session } = await createSession(ort, bundle, { kind: 'wasm', info: { kind: 'wasm', reason: 'generation', threads: 1 } });
-    return new BrowserPipelineRuntime(bundle, onBackend.backend, session, onBackend.session);
+    // config.json is checked against the graph first, so generation and every export use the graph's true shape.
+    const decoded = decodeBundleModel(bundle);
+    const { config, warnings } = checkConfigAgainstGraph(bundle.config, graphFacts(decoded.model, decoded.ffns));
+    const checked = { ...bundle, config };
+    const onBackend = await createSession(ort, checked, backend);
+    const { session } = await createSession(ort, checked, { kind: 'wasm', info: { kind: 'wasm', reason: 'generation', threads: 1 } });
+    const runtime = new BrowserPipelineRuntime(checked, onBackend.backend, session, onBackend.session);
+    runtime.decoded = decoded;
+    runtime.configWarnings = warnings;
+    return runtime;
   }
 
   /** Releases this model's sessions (another model was loaded). */
@@ -135,12 +153,7 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
 
   /** The dense model with its tensors' bytes in memory, and its FFN layers. */
   decodedModel(): { model: OnnxModel; ffns: FfnLayer[] } {
-    if (!this.decoded) {
-      const files = new Map(this.bundle.externalData.map((f) => [f.path, f.data]));
-      const model = decodeModel(this.bundle.modelBytes, (location) => files.get(location));
-      this.decoded = { model, ffns: discoverFfns(model) };
-    }
-    return this.decoded;
+    return (this.decoded ??= decodeBundleModel(this.bundle));
   }
 
   async ffnWeights(options: { gateUp: boolean }): Promise<LayerWeights[]> {

@@ -107,6 +107,7 @@ async function load(requestId: number, source: StudioModelSource) {
     layers: widths.length,
     widths,
     format: pipeline.format.kind === 'chat' ? 'chat' : 'base',
+    configWarnings: runtime.configWarnings,
   });
 }
 

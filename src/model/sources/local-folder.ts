@@ -13,6 +13,8 @@ export interface LocalFile {
 export interface LocalFolder {
   name: string;
   files: LocalFile[];
+  /** The folder itself, when the picker gave one: lets a save refuse to write into the model's own folder. */
+  handle?: FileSystemDirectoryHandle;
 }
 
 /** Hidden folders (.git, .cache) can be huge and never hold the model. */
@@ -42,7 +44,7 @@ export async function readDirectoryHandle(handle: FileSystemDirectoryHandle, pre
     if (entry.kind === 'directory') files.push(...(await readDirectoryHandle(entry as FileSystemDirectoryHandle, `${prefix}${entry.name}/`)).files);
     else files.push({ path: prefix + entry.name, file: await (entry as FileSystemFileHandle).getFile() });
   }
-  return { name: handle.name, files };
+  return { name: handle.name, files, handle };
 }
 
 /** `<input webkitdirectory>`: each file's webkitRelativePath starts with the chosen folder's name. */

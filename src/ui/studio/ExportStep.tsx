@@ -1,4 +1,6 @@
 import { useState } from 'react';
+import { saveFolder } from '../../model/save-folder';
+import { useSources } from '../../store/sources';
 import type { QuantizationRecord } from '../../onnx/quantize-int4';
 import { useStudio } from '../../store/studio-app';
 import type { ExportStep as Step } from '../../store/studio';
@@ -21,17 +23,23 @@ function downloadZip(zip: Uint8Array, name: string) {
 
 type DirectoryPicker = (options?: { mode?: 'readwrite' }) => Promise<FileSystemDirectoryHandle>;
 
-async function saveToFolder(files: { path: string; data: Uint8Array }[], name: string) {
+/** What the last "Save to a folder…" did, in words. */
+async function saveToFolder(files: { path: string; data: Uint8Array }[], name: string): Promise<string> {
   const pick = (window as unknown as { showDirectoryPicker?: DirectoryPicker }).showDirectoryPicker!;
-  const root = await (await pick({ mode: 'readwrite' })).getDirectoryHandle(name, { create: true });
-  for (const file of files) {
-    const parts = file.path.split('/');
-    let dir = root;
-    for (const part of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(part, { create: true });
-    const writable = await (await dir.getFileHandle(parts.at(-1)!, { create: true })).createWritable();
-    await writable.write(file.data as Uint8Array<ArrayBuffer>);
-    await writable.close();
+  let parent: FileSystemDirectoryHandle;
+  try {
+    parent = await pick({ mode: 'readwrite' });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') return '';
+    throw error;
   }
+  const sources = useSources.getState();
+  const model = sources.kind === 'folder' ? sources.folder?.handle : undefined;
+  const done = await saveFolder(parent, name, files, {
+    model,
+    confirmReplace: (existing) => window.confirm(`"${existing}" already exists in "${parent.name}" and holds a model folder. Replace it?`),
+  });
+  return done === 'saved' ? `Saved "${name}" in "${parent.name}".` : `Nothing saved: "${name}" in "${parent.name}" was kept.`;
 }
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
@@ -63,6 +71,12 @@ export function ExportStep() {
   const { result } = exported;
   const [int4, setInt4] = useState(false);
   const canPickFolder = typeof (window as unknown as { showDirectoryPicker?: unknown }).showDirectoryPicker === 'function';
+  const [saveMessage, setSaveMessage] = useState<{ text: string; error: boolean } | null>(null);
+  const save = () =>
+    saveToFolder(files()!.files, result!.folderName).then(
+      (text) => setSaveMessage(text ? { text, error: false } : null),
+      (error: unknown) => setSaveMessage({ text: error instanceof Error ? error.message : String(error), error: true }),
+    );
   return (
     <section className="studio-step" aria-labelledby="export-title">
       <h2 id="export-title">8. Download</h2>
@@ -101,11 +115,16 @@ export function ExportStep() {
               Download as zip
             </button>
             {canPickFolder && (
-              <button type="button" className="secondary" data-testid="save-folder" onClick={() => void saveToFolder(files()!.files, result.folderName).catch(() => undefined)}>
+              <button type="button" className="secondary" data-testid="save-folder" onClick={() => void save()}>
                 Save to a folder…
               </button>
             )}
           </div>
+          {saveMessage && (
+            <p className={saveMessage.error ? 'error' : 'status'} role={saveMessage.error ? 'alert' : 'status'} data-testid="save-folder-message">
+              {saveMessage.text}
+            </p>
+          )}
         </div>
       )}
       <StepError step="export" />

@@ -68,6 +68,13 @@ export function ModelStep() {
           <p className="status" data-testid="model-status" aria-live="polite">
             {describeModel(model)}
           </p>
+          {model.status === 'ready' && model.configWarnings?.length ? (
+            <ul className="warning" data-testid="config-warnings">
+              {model.configWarnings.map((w) => (
+                <li key={w}>{w}</li>
+              ))}
+            </ul>
+          ) : null}
           <StepError step="model" />
           <ModelCardView />
           <CacheView />
