@@ -1,7 +1,9 @@
 /**
  * Export rows: writing a structurally pruned model (the CLI `export`, which streams untouched
- * weights from the source files) against a plain file copy of the same model, on a synthetic
- * ~500 MB fp32 model built into a temporary folder. Each export runs in its own process and reports
+ * weights from the source files) and a GGUF for llama.cpp (`export --format gguf`, converted and
+ * written tensor by tensor) against a plain file copy of the same model, on a synthetic
+ * ~500 MB fp32 model built into a temporary folder (the GGUF takes the built-in model's tokenizer
+ * files; ids past its 512 tokens become unused entries). Each export runs in its own process and reports
  * its own peak RSS. Before every timed run, dirty pages are flushed (`sync`) so no run pays for the
  * previous one's writeback; each figure is the median of 3 runs.
  */
@@ -12,6 +14,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SYNTHETIC_SHAPES, buildSyntheticModel } from '../src/fixtures/synthetic';
+import { loadBuiltin } from '../src/import/test-fixtures';
+import { buildTokenizerFiles } from '../src/import/tokenizer-json';
 import type { Row } from './row';
 
 const run = promisify(execFile);
@@ -27,12 +31,13 @@ interface ExportSummary {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-async function exportInChild(model: string, plan: string, out: string): Promise<ExportSummary> {
+async function exportInChild(model: string, plan: string, out: string, extra: string[] = []): Promise<ExportSummary> {
   await rm(out, { recursive: true, force: true });
   await run('sync');
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'export', '--model', model, '--plan', plan, '--out', out];
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'export', '--model', model, '--plan', plan, '--out', out, ...extra];
   const { stdout } = await run(process.execPath, args, { cwd: root, maxBuffer: 64 * MB });
-  return JSON.parse(stdout) as ExportSummary;
+  const summary = JSON.parse(stdout) as ExportSummary & { bytes?: number };
+  return { ...summary, modelBytes: summary.modelBytes ?? summary.bytes! };
 }
 
 async function timedCopy(from: string, to: string, files: string[]): Promise<number> {
@@ -63,14 +68,23 @@ export async function rows(): Promise<Row[]> {
         notes: `${(sourceBytes / MB).toFixed(0)} MB in ${copySeconds.toFixed(2)} s (median of ${RUNS}); ${described}`,
       },
     ];
+    const tokenizer = buildTokenizerFiles(await loadBuiltin());
+    await writeFile(join(model.dir, 'tokenizer.json'), JSON.stringify(tokenizer.tokenizerJson));
+    await writeFile(join(model.dir, 'tokenizer_config.json'), JSON.stringify(tokenizer.tokenizerConfig));
+    const all = () => [...Array(shape.ffn).keys()];
+    const half = () => all().filter((c) => c % 2 === 0);
     const plans = [
-      { name: 'dense', label: 'export, 0% sparsity (every weight streamed through)', keep: () => [...Array(shape.ffn).keys()] },
-      { name: 'half', label: 'export, 50% FFN sparsity (every other channel)', keep: () => [...Array(shape.ffn).keys()].filter((c) => c % 2 === 0) },
+      { name: 'dense', label: 'export, 0% sparsity (every weight streamed through)', keep: all },
+      { name: 'half', label: 'export, 50% FFN sparsity (every other channel)', keep: half },
+      { name: 'gguf-f32', label: 'export GGUF F32, 0% sparsity (`--format gguf --gguf-type f32`)', keep: all, extra: ['--format', 'gguf', '--gguf-type', 'f32'], file: true },
+      { name: 'gguf-f16', label: 'export GGUF F16, 50% FFN sparsity', keep: half, extra: ['--format', 'gguf', '--gguf-type', 'f16'], file: true },
+      { name: 'gguf-q8', label: 'export GGUF Q8_0, 50% FFN sparsity', keep: half, extra: ['--format', 'gguf', '--gguf-type', 'q8_0'], file: true },
     ];
     for (const plan of plans) {
       const planPath = join(dir, `${plan.name}.json`);
       await writeFile(planPath, JSON.stringify({ keep: Array.from({ length: shape.layers }, plan.keep) }));
-      const runs = await sequence(RUNS, () => exportInChild(model.dir, planPath, join(dir, `out-${plan.name}`)));
+      const target = join(dir, `out-${plan.name}${plan.file ? '.gguf' : ''}`);
+      const runs = await sequence(RUNS, () => exportInChild(model.dir, planPath, target, plan.extra));
       const seconds = median(runs.map((r) => r.seconds));
       const rate = runs[0]!.modelBytes / MB / seconds;
       out.push({

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { unzipSync } from 'fflate';
+import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import * as ort from 'onnxruntime-node';
 import { referenceLogits } from '../src/import/llama-reference';
 import { loadBuiltin } from '../src/import/test-fixtures';
@@ -94,8 +95,16 @@ async function flow(page: Page, info: TestInfo, backend: 'auto' | 'wasm') {
   await shot(page, info, `${backend}-9-export`);
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
   const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
+
+  // The same model as a GGUF for llama.cpp; layer 2 was overridden, so the widths differ: arch deci.
+  await page.getByTestId('gguf-type').selectOption('f32');
+  await page.getByTestId('run-gguf').click();
+  await expect(page.getByTestId('gguf-arch')).toHaveText('deci', { timeout: 60_000 });
+  await shot(page, info, `${backend}-10-gguf`);
+  const [ggufDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-gguf').click()]);
+  const gguf = (await ggufDownload.path())!;
   expect(offsite).toEqual([]);
-  return { zip, shownAfter, shownSizes };
+  return { zip, gguf, shownAfter, shownSizes };
 }
 
 async function checkDownload(result: Awaited<ReturnType<typeof flow>>) {
@@ -140,6 +149,29 @@ async function checkDownload(result: Awaited<ReturnType<typeof flow>>) {
   test.info().annotations.push({ type: 'download vs masked reference, max |logit diff|', description: worst.toExponential(2) });
   expect(worst).toBeLessThan(1e-3);
   await session.release();
+
+  // llama.cpp runs the downloaded GGUF like onnxruntime runs the downloaded folder: same logits (F32 weights, F32 KV
+  // cache, no flash attention, which on CPU rounds Q to F16).
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false, skipDownload: true });
+  const cppModel = await llama.loadModel({ modelPath: result.gguf });
+  const context = await cppModel.createContext({ contextSize: 64, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+  try {
+    const evaluated = await context.getSequence().controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }] as const));
+    let worstCpp = 0;
+    evaluated.forEach((e, t) => {
+      const row = logits.subarray(t * 512, (t + 1) * 512);
+      const top = row.indexOf(Math.max(...row));
+      const probs = e!.next!.probabilities!;
+      // logit differences to the top token: independent of how the probabilities were normalized
+      for (const [id, p] of probs) if (p > 1e-4) worstCpp = Math.max(worstCpp, Math.abs(Math.log(p / probs.get(top as Token)!) - (row[id]! - row[top]!)));
+    });
+    test.info().annotations.push({ type: 'GGUF in llama.cpp vs downloaded folder, max |logit diff|', description: worstCpp.toExponential(2) });
+    expect(worstCpp).toBeLessThan(1e-3);
+  } finally {
+    await context.dispose();
+    await cppModel.dispose();
+    await llama.dispose();
+  }
 }
 
 /** Opens the studio on a fresh session and fills in a character, up to the settings step. */

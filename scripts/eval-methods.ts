@@ -5,7 +5,9 @@
  *   - persona texts: held-out continuations the dense model writes under each persona's prompt (prompts that
  *     are not in the question bank, other seeds than calibration), NLL of the continuation tokens only;
  *   - general texts: hand-written held-out stories, NLL of every token after BOS.
- * Plans are evaluated in memory (applied to the dense weights), which equals the exported models.
+ * Plans are evaluated in memory (applied to the dense weights), which equals the exported models. Besides
+ * NLL, each plan's KL to the dense model's next-token distributions on the same texts (held-out KL: none of
+ * these texts is calibration data, nor the persona method's own held-out samples that its search judges by).
  * Progress on stderr, the markdown tables on stdout. `--explore` adds the method variants tried while
  * improving the default.
  *
@@ -14,6 +16,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SYNTHESIS } from '../src/calibration/calibration-set';
 import { encodePrompt, renderPrompt } from '../src/calibration/persona-prompt';
+import type { CalibrationSample } from '../src/calibration/engine-batches';
 import type { PlanWeights } from '../src/eval/apply-plan';
 import { summariseNll } from '../src/eval/nll';
 import { evaluationIds } from '../src/eval/text-set';
@@ -50,7 +53,8 @@ interface Variant {
 const oneShot = (label: string, request: Variant['request'] = {}): Variant => ({ label: `reconstruct one-shot${label}`, request: { method: 'reconstruct', ...request } });
 const sequential = (label: string, request: Variant['request']): Variant => ({ label: `sequential reconstruct, ${label}`, request: { method: 'reconstruct', sequential: true, ...request } });
 const MAIN: Variant[] = [
-  { label: `persona (default: ${PERSONA_METHOD}, sequential)`, request: {} },
+  { label: `persona (default: ${PERSONA_METHOD}, sequential, plan search)`, request: {} },
+  { label: 'persona without plan search (sequential)', request: { search: false } },
   ...(['wanda-sp', 'flap', 'magnitude', 'random'] as const).map((method) => ({ label: method, request: { method }, baseline: true })),
 ];
 const EXPLORE: Variant[] = [
@@ -99,24 +103,41 @@ for (const persona of data.personas) {
   personaTexts.set(persona.id, texts);
 }
 const generalIds = data.generalStories.map((text) => evaluationIds(tokenizer, text));
+/** The same texts as KL samples: a token counts when its NLL does (weights[t] scores the prediction of ids[t]). */
+const asSamples = (texts: { ids: number[]; from: number }[]): CalibrationSample[] => texts.map(({ ids, from }) => ({ ids, weights: Float32Array.from(ids, (_, t) => (t > from ? 1 : 0)) }));
+const personaSamples = new Map([...personaTexts].map(([id, texts]) => [id, asSamples(texts)]));
+const generalSamples = asSamples(generalIds.map((ids) => ({ ids, from: 0 })));
 
 interface Scores {
   persona: Map<string, number>;
   general: number;
+  /** Held-out KL to the dense model (0 for the dense model itself). */
+  personaKl: Map<string, number>;
+  generalKl: number;
 }
 
 async function score(plan?: PlanWeights): Promise<Scores> {
   const persona = new Map<string, number>();
+  const personaKl = new Map<string, number>();
   for (const [id, texts] of personaTexts) {
     const nll = await runtime.evaluateNll(texts.map((t) => t.ids), plan);
     persona.set(id, summariseNll(nll.map((row, i) => row.subarray(texts[i]!.from))).meanNll);
+    personaKl.set(id, plan ? (await runtime.heldOutKl(personaSamples.get(id)!, plan)).meanKl : 0);
   }
-  return { persona, general: summariseNll(await runtime.evaluateNll(generalIds, plan)).meanNll };
+  const general = summariseNll(await runtime.evaluateNll(generalIds, plan)).meanNll;
+  return { persona, general, personaKl, generalKl: plan ? (await runtime.heldOutKl(generalSamples, plan)).meanKl : 0 };
 }
+
+/** Which candidate the plan search chose, per sparsity and persona (the default row). */
+const chosen = new Map<number, string[]>(sparsities.map((s) => [s, []]));
 
 async function planFor(variant: Variant, persona: string, sparsity: number): Promise<PlanWeights> {
   const request: PruneRequest = { samples, seed, ...variant.request, persona, sparsity };
-  if (!variant.genericData) return (await pipeline.prune(request, { onProgress })).plan;
+  if (!variant.genericData) {
+    const outcome = await pipeline.prune(request, { onProgress });
+    if (outcome.selection && variant === variants[0]) chosen.get(sparsity)!.push(`${outcome.selection.chosen} (held-out KL ${f(outcome.selection.heldOutKl)})`);
+    return outcome.plan;
+  }
   const generic = await pipeline.genericCalibration(request, { gram: true, onProgress });
   const weights = await pipeline.denseWeights(false);
   return buildPlan({ method: 'reconstruct', allocation: 'uniform', sparsity, shape: pipeline.shape(weights), weights, stats: generic.stats.layers, options: { seed } });
@@ -138,12 +159,16 @@ const ids = data.personas.map((p) => p.id);
  * Personas, then variants, are the outer loops, so the pipeline's cached persona calibration serves every
  * sparsity (and every variant with the same calibration set).
  */
-type Row = { own: Map<string, number>; cross: Map<string, Map<string, number>>; general: number[] };
-const results = new Map<number, Map<Variant, Row>>(sparsities.map((s) => [s, new Map(variants.map((v) => [v, { own: new Map(), cross: new Map(), general: [] }]))]));
+type Row = { own: Map<string, number>; cross: Map<string, Map<string, number>>; general: number[]; ownKl: Map<string, number>; generalKl: number[] };
+const results = new Map<number, Map<Variant, Row>>(
+  sparsities.map((s) => [s, new Map(variants.map((v) => [v, { own: new Map(), cross: new Map(), general: [], ownKl: new Map(), generalKl: [] }]))]),
+);
 const record = (row: Row, persona: string, s: Scores) => {
   row.own.set(persona, s.persona.get(persona)!);
   row.cross.set(persona, s.persona);
   row.general.push(s.general);
+  row.ownKl.set(persona, s.personaKl.get(persona)!);
+  row.generalKl.push(s.generalKl);
 };
 for (const sparsity of sparsities) {
   for (const variant of variants.filter((v) => v.baseline)) {
@@ -162,17 +187,20 @@ for (const persona of data.personas) {
 }
 
 const out: string[] = [];
-out.push(`Built-in model (stories260K), ${samples} calibration samples per set, seed ${seed}. NLL in nats per token (lower is better); in brackets the increase over the dense model.`, '');
+out.push(`Built-in model (stories260K), ${samples} calibration samples per set, seed ${seed}. NLL in nats per token (lower is better); in brackets the increase over the dense model. KL: mean KL(dense ‖ pruned) of the next-token distributions on the same texts' scored tokens, nats per token.`, '');
 const densePersona = mean(dense.persona.values());
 for (const sparsity of sparsities) {
   const rows = results.get(sparsity)!;
   out.push(`### ${Math.round(sparsity * 100)}% FFN sparsity`, '');
-  out.push(`| method | ${ids.map((id) => `${id} texts`).join(' | ')} | persona mean | general texts |`);
-  out.push(`| --- | ${ids.map(() => '---:').join(' | ')} | ---: | ---: |`);
-  out.push(`| dense | ${ids.map((id) => f(dense.persona.get(id)!)).join(' | ')} | ${f(densePersona)} | ${f(dense.general)} |`);
+  out.push(`| method | ${ids.map((id) => `${id} texts`).join(' | ')} | persona mean | general texts | persona KL | general KL |`);
+  out.push(`| --- | ${ids.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`);
+  out.push(`| dense | ${ids.map((id) => f(dense.persona.get(id)!)).join(' | ')} | ${f(densePersona)} | ${f(dense.general)} | 0 | 0 |`);
   for (const [variant, r] of rows) {
-    out.push(`| ${variant.label} | ${ids.map((id) => f(r.own.get(id)!)).join(' | ')} | ${delta(mean(r.own.values()), densePersona)} | ${delta(mean(r.general), dense.general)} |`);
+    out.push(
+      `| ${variant.label} | ${ids.map((id) => f(r.own.get(id)!)).join(' | ')} | ${delta(mean(r.own.values()), densePersona)} | ${delta(mean(r.general), dense.general)} | ${f(mean(r.ownKl.values()))} | ${f(mean(r.generalKl))} |`,
+    );
   }
+  if (chosen.get(sparsity)!.length) out.push('', `Plan search's choice per persona (${ids.join(', ')}): ${chosen.get(sparsity)!.join('; ')}.`);
   const main = rows.get(variants[0]!)!.cross;
   out.push('', `Persona specificity at ${Math.round(sparsity * 100)}%: the default method's plan for each persona (rows) on each persona's texts (columns).`, '');
   out.push(`| plan for | ${ids.join(' | ')} |`, `| --- | ${ids.map(() => '---:').join(' | ')} |`);

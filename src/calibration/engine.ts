@@ -232,7 +232,7 @@ class CalibrationRun {
  * loop (WASM, or WebGPU work that is only submitted), and a worker would then see a cancel request only
  * after the last batch. A MessageChannel round trip yields without setTimeout's 4 ms clamping.
  */
-function yieldToEventLoop(): Promise<void> {
+export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => {
     const { port1, port2 } = new MessageChannel();
     port1.onmessage = () => {

@@ -1,13 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { readModelFolderMeta } from '../node/model-folder';
 import { exportPrunedFolder } from '../onnx/prune-folder-node';
-import { planSparsity } from '../pruning/keep-plan';
+import { exportGgufFile } from '../gguf/gguf-export-node';
+import { GGUF_WEIGHT_TYPES, type GgufWeightType } from '../gguf/llama-gguf';
+import { planSparsity, type KeepPlan } from '../pruning/keep-plan';
 import { CliUsageError, parseCommandArgs } from './args';
 import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-option';
 import { printWarnings } from './warnings';
 
 const usage =
-  `export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite] ${QUANTIZE_USAGE}`;
+  `export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite] ${QUANTIZE_USAGE}\n` +
+  '  export --format gguf --model <model dir | .gguf> [--plan <plan.json>] --out <file.gguf> [--gguf-type f32|f16|q8_0] [--overwrite]';
 
 /** `export`: writes a structurally pruned copy of a model folder; plan.json is {"keep": [[...], ...]}. */
 export const exportCommand = {
@@ -24,19 +27,20 @@ export const exportCommand = {
         'float-model': { type: 'string' },
         overwrite: { type: 'boolean' },
         ...quantizeOptions,
+        format: { type: 'string' },
+        'gguf-type': { type: 'string' },
       },
       usage,
     );
-    if (!values.model || !values.plan || !values.out || positionals.length) throw new CliUsageError(`--model, --plan and --out are required\nusage: ${usage}`);
-    const text = await readFile(values.plan, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new Error(error.code === 'ENOENT' ? `plan file not found: ${values.plan}` : `${values.plan}: ${error.message}`);
-    });
-    let plan: unknown;
-    try {
-      plan = JSON.parse(text);
-    } catch (error) {
-      throw new Error(`${values.plan} is not valid JSON: ${(error as Error).message}`);
+    const format = values.format ?? 'onnx';
+    if (format !== 'onnx' && format !== 'gguf') throw new CliUsageError(`--format must be onnx or gguf, got "${format}"\nusage: ${usage}`);
+    if (values['gguf-type'] !== undefined && format !== 'gguf') throw new CliUsageError(`--gguf-type needs --format gguf\nusage: ${usage}`);
+    if (format === 'gguf') {
+      if (!values.model || !values.out || positionals.length) throw new CliUsageError(`--model and --out are required\nusage: ${usage}`);
+      return exportGguf(values.model, values.plan === undefined ? undefined : await readPlan(values.plan), values.out, values['gguf-type'], values.overwrite ?? false);
     }
+    if (!values.model || !values.plan || !values.out || positionals.length) throw new CliUsageError(`--model, --plan and --out are required\nusage: ${usage}`);
+    const plan = await readPlan(values.plan);
     const quantize = await quantizeRequest(values);
     const started = performance.now();
     const result = await exportPrunedFolder({
@@ -71,6 +75,41 @@ export const exportCommand = {
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   },
 };
+
+async function readPlan(path: string): Promise<unknown> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(error.code === 'ENOENT' ? `plan file not found: ${path}` : `${path}: ${error.message}`);
+  });
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** `--format gguf`: one GGUF file for llama.cpp (arch llama for uniform FFN widths, deci otherwise). */
+async function exportGguf(model: string, plan: unknown, out: string, typeOption: string | undefined, overwrite: boolean): Promise<void> {
+  const type = (typeOption ?? 'f16') as GgufWeightType;
+  if (!GGUF_WEIGHT_TYPES.includes(type)) throw new CliUsageError(`--gguf-type must be one of ${GGUF_WEIGHT_TYPES.join(', ')}, got "${typeOption}"`);
+  const started = performance.now();
+  let shown = -1;
+  const result = await exportGgufFile({
+    model,
+    plan: plan as KeepPlan | undefined,
+    out,
+    type,
+    overwrite,
+    onTensor: (done, total) => {
+      const percent = Math.floor((100 * done) / total / 10) * 10;
+      if (percent !== shown) process.stderr.write(`writing tensors: ${(shown = percent)}%\n`);
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  if (result.f16Fallbacks.length) process.stderr.write(`kept at F16 (rows not a multiple of 32 values): ${result.f16Fallbacks.join(', ')}\n`);
+  process.stderr.write(`wrote ${out} (${(result.bytes / 1e6).toFixed(1)} MB, llama.cpp architecture ${result.arch}, in ${seconds.toFixed(2)} s)\n`);
+  const summary = { out, format: 'gguf', ggufType: type, ...result, seconds, peakRssBytes: await peakRssBytes() };
+  process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+}
 
 /**
  * This process's resident-set high-water mark. Linux's VmHWM, when readable: getrusage's maxRSS

@@ -20,7 +20,7 @@ import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-opt
 import { printWarnings } from './warnings';
 
 const usage =
-  `prune --model <model dir | .gguf> --persona <text | @file> --sparsity 0.25 --out <dir> [--method persona|reconstruct|activation|wanda-sp|flap|magnitude|random] [--allocation uniform|global|owl] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--examples <text | @file, one example a line>] [--overwrite] ${QUANTIZE_USAGE}`;
+  `prune --model <model dir | .gguf> --persona <text | @file> --sparsity 0.25 --out <dir> [--method persona|reconstruct|activation|wanda-sp|flap|magnitude|random] [--allocation uniform|global|owl] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--no-search] [--examples <text | @file, one example a line>] [--overwrite] ${QUANTIZE_USAGE}`;
 
 /** The options `prune` and `batch` share. */
 export const pipelineOptions = {
@@ -34,6 +34,7 @@ export const pipelineOptions = {
   'no-synthesis': { type: 'boolean' },
   sequential: { type: 'boolean' },
   'no-sequential': { type: 'boolean' },
+  'no-search': { type: 'boolean' },
   examples: { type: 'string' },
   out: { type: 'string' },
   overwrite: { type: 'boolean' },
@@ -71,6 +72,7 @@ export async function requestOptions(values: OptionValues, usageLine: string): P
     filter: !values['no-filter'],
     synthesis: !values['no-synthesis'],
     ...((values.sequential || values['no-sequential']) && { sequential: values.sequential === true }),
+    ...(values['no-search'] && { search: false as const }),
     ...(examples && { userExamples: examples }),
   };
 }
@@ -158,6 +160,7 @@ export function outcomeSummary(outcome: PruneOutcome): Record<string, unknown> {
     parameters: outcome.export?.parameters,
     ...(outcome.export?.quantization && { quantization: outcome.export.quantization }),
     calibration: { persona: brief(calibration.persona) ?? null, generic: brief(calibration.generic) ?? null },
+    ...(outcome.selection && { selection: { chosen: outcome.selection.chosen, heldOutKl: outcome.selection.heldOutKl, candidates: outcome.selection.candidates.length } }),
   };
 }
 

@@ -14,7 +14,9 @@ import { accumulateChannelStats, emptyChannelStats, type ChannelStats } from './
 import { meanCosineSimilarity } from './reference/cosine';
 import { channelStatsError, gramError, valueError } from './reference/errors';
 import { accumulateGram } from './reference/gram';
+import { klDivergence } from './reference/kl-divergence';
 import { tokenNll } from './reference/token-nll';
+import { klDivergenceOnGpu } from './kl-divergence';
 import { tokenNllOnGpu } from './token-nll';
 
 export interface KernelCheckResult {
@@ -302,6 +304,48 @@ const nllAdversarial: KernelCheck = {
   },
 };
 
+/** A pruned model's logits: the dense ones plus noise, so the KL is small but far from 0, as in plan search. One row masked. */
+function klCheck(name: string, type: ElementType, rows: number, vocab: number): KernelCheck {
+  return {
+    name,
+    async run(ctx) {
+      const rng = createRng(rows * vocab + 5);
+      const denseValues = randomValues(rng, rows * vocab, 3);
+      const noise = randomValues(rng, rows * vocab, 0.3);
+      const dense = upload(ctx, denseValues, type);
+      const pruned = upload(ctx, denseValues.map((v, i) => v + noise[i]!), type);
+      const weights = Float32Array.from({ length: rows }, (_, r) => (r === 1 ? 0 : 0.5 + rng()));
+      const actual = await klDivergenceOnGpu(ctx, dense.tensor, pruned.tensor, vocab, weights);
+      const expected = klDivergence(dense.seen, pruned.seen, weights, vocab);
+      return { error: valueError(actual, expected), tolerance: 1e-5, detail: `${type}, ${rows} rows x vocab ${vocab}, kl ${Array.from(expected, (v) => v.toPrecision(3)).join(', ')}` };
+    },
+  };
+}
+
+/** Identical rows (exactly 0), masked vocabulary in one or both, a huge logit, disjoint peaks, vocab 1. */
+const klAdversarial: KernelCheck = {
+  name: 'kl: identical, masked, huge and peaked logits, vocab 1',
+  async run(ctx) {
+    const vocab = 10;
+    const lowest = -3.4028234663852886e38;
+    const pairs: [number[], number[]][] = [
+      [[0.5, 1, 2, -1, 0, 0, 3, 1, 1, 2], [0.5, 1, 2, -1, 0, 0, 3, 1, 1, 2]],
+      [[0.5, lowest, lowest, 2, lowest, -1e30, 0, 0, lowest, 1], [0.4, 0, 1, 2, 3, 0, 0, 0, 1, 1]],
+      [[0.5, lowest, lowest, 2, lowest, 0, 0, 0, lowest, 1], [0.4, lowest, lowest, 2.5, lowest, 0, 1, 0, lowest, 1]],
+      [[1e30, 0, -1e30, 0, 0, 0, 0, 0, 0, 0], [1e30, 0, -1e30, 0, 0, 0, 0, 0, 0, 1]],
+      [[3, 3, 3, 3, 3, 3, 3, 3, 3, 3], [20, 0, 0, 0, 0, 0, 0, 0, 0, 0]],
+      [[-1e30, -1e30, -1e30, -1e30, -1e30, -1e30, -1e30, -1e30, -1e30, -2e30], [-1e30, -1e30, -1e30, -1e30, -1e30, -1e30, -1e30, -1e30, -1e30, -1e30]],
+    ];
+    const dense = Float32Array.from(pairs.flatMap(([d]) => d));
+    const pruned = Float32Array.from(pairs.flatMap(([, p]) => p));
+    const weights = new Float32Array(pairs.length).fill(1);
+    const actual = await klDivergenceOnGpu(ctx, upload(ctx, dense, 'f32').tensor, upload(ctx, pruned, 'f32').tensor, vocab, weights);
+    const single = await klDivergenceOnGpu(ctx, upload(ctx, Float32Array.of(-5), 'f32').tensor, upload(ctx, Float32Array.of(7), 'f32').tensor, 1, Float32Array.of(1));
+    const expected = [...klDivergence(dense, pruned, weights, vocab), ...klDivergence([-5], [7], [1], 1)];
+    return { error: valueError([...actual, ...single], expected), tolerance: 1e-5, detail: `kl ${[...actual, ...single].map((v) => v.toPrecision(4)).join(', ')}` };
+  },
+};
+
 export function kernelChecks({ longRunTokens = 1 << 20 } = {}): KernelCheck[] {
   return [
     channelStatsCheck('channel stats: random f32, C not a multiple of 64', 'f32', 37, 131, 3),
@@ -323,6 +367,11 @@ export function kernelChecks({ longRunTokens = 1 << 20 } = {}): KernelCheck[] {
     nllCheck('token nll: vocab 49152', 'f32', 3, 49152),
     nllCheck('token nll: vocab 151936', 'f32', 2, 151936),
     nllAdversarial,
+    klCheck('kl: random f32', 'f32', 7, 1000),
+    klCheck('kl: random f16', 'f16', 5, 777),
+    klCheck('kl: vocab 49152', 'f32', 3, 49152),
+    klCheck('kl: vocab 151936', 'f32', 2, 151936),
+    klAdversarial,
   ];
 }
 

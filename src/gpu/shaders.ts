@@ -7,7 +7,7 @@
  * bench) passes `fileShaders` (shaders-node.ts: node:fs). Neither file imports the other, so no `node:`
  * import reaches the browser bundle and tsx never meets a `?raw` import.
  */
-export const SHADER_NAMES = ['accumulate_channel_stats', 'accumulate_gram', 'cosine_similarity', 'token_nll'] as const;
+export const SHADER_NAMES = ['accumulate_channel_stats', 'accumulate_gram', 'cosine_similarity', 'kl_divergence', 'token_nll'] as const;
 
 export type ShaderName = (typeof SHADER_NAMES)[number];
 

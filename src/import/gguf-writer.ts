@@ -10,11 +10,30 @@ export interface GgufWriterTensor {
   data: Uint8Array;
 }
 
+/** A tensor's entry in the GGUF header; its data is supplied separately (see ggufLayout). */
+export interface GgufTensorEntry {
+  name: string;
+  /** GGUF order (ne0 first). */
+  shape: number[];
+  type: GGMLQuantizationType;
+  byteLength: number;
+}
+
+export interface GgufLayout {
+  /** Metadata, tensor infos and padding: the file's first `header.length` bytes. */
+  header: Uint8Array;
+  /** Absolute file offset of each tensor's data, in the order given. */
+  offsets: number[];
+  /** Total file size. */
+  size: number;
+}
+
 /**
- * Writes a little-endian GGUF v3 file. The metadata is written by @huggingface/gguf's serializer;
- * its version/tensor_count/kv_count entries are replaced, other keys are written in order.
+ * The header of a little-endian GGUF v3 file and where each tensor's data goes, so large files can be
+ * written tensor by tensor. The metadata is written by @huggingface/gguf's serializer; its
+ * version/tensor_count/kv_count entries are replaced, other keys are written in order.
  */
-export function writeGguf(metadata: GGUFTypedMetadata, tensors: GgufWriterTensor[]): Uint8Array {
+export function ggufLayout(metadata: GGUFTypedMetadata, tensors: readonly GgufTensorEntry[]): GgufLayout {
   const alignment = Number(metadata['general.alignment']?.value ?? 32);
   // alignment 1: the serializer pads after the KVs, but the tensor infos must come first
   const kvPart = serializeGgufMetadata(
@@ -48,19 +67,27 @@ export function writeGguf(metadata: GGUFTypedMetadata, tensors: GgufWriterTensor
     dataSize = pad(dataSize, alignment);
     dataOffsets.push(dataSize);
     view.setBigUint64(o + 4, BigInt(dataSize), true);
-    dataSize += t.data.byteLength;
+    dataSize += t.byteLength;
     infoChunks.push(info);
   }
 
   const headerSize = pad(kvPart.length + infoChunks.reduce((s, c) => s + c.length, 0), alignment);
-  const out = new Uint8Array(headerSize + dataSize);
-  out.set(kvPart, 0);
+  const header = new Uint8Array(headerSize);
+  header.set(kvPart, 0);
   let o = kvPart.length;
   for (const c of infoChunks) {
-    out.set(c, o);
+    header.set(c, o);
     o += c.length;
   }
-  tensors.forEach((t, i) => out.set(t.data, headerSize + dataOffsets[i]));
+  return { header, offsets: dataOffsets.map((d) => headerSize + d), size: headerSize + dataSize };
+}
+
+/** Writes a whole little-endian GGUF v3 file in memory. */
+export function writeGguf(metadata: GGUFTypedMetadata, tensors: GgufWriterTensor[]): Uint8Array {
+  const layout = ggufLayout(metadata, tensors.map((t) => ({ ...t, byteLength: t.data.byteLength })));
+  const out = new Uint8Array(layout.size);
+  out.set(layout.header, 0);
+  tensors.forEach((t, i) => out.set(t.data, layout.offsets[i]!));
   return out;
 }
 

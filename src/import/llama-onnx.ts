@@ -4,6 +4,7 @@
  * Sigmoid+Mul, `onnx::MatMul_*` weights stored [in, out]) that a user gets from the hub.
  */
 import { valueInfo, makeModel, node, tensorFromFloat32, DataType } from '../onnx/builders';
+import { transpose } from '../onnx/float-tensor';
 import { GraphWriter } from '../onnx/graph-writer';
 import type { OnnxModel } from '../onnx/model-io';
 import type { GgufModel, LlamaConfig } from './gguf-file';
@@ -13,13 +14,6 @@ import { GgufError } from './gguf-file';
 const MASK_MIN = -3.4028234663852886e38;
 
 export const OPSET = 17;
-
-/** GGUF [out][in] rows → ONNX MatMul weight [in][out]. */
-function transpose(rows: Float32Array, outDim: number, inDim: number): Float32Array {
-  const t = new Float32Array(rows.length);
-  for (let o = 0; o < outDim; o++) for (let i = 0; i < inDim; i++) t[i * outDim + o] = rows[o * inDim + i]!;
-  return t;
-}
 
 /**
  * GGUF keeps Q/K rows for llama.cpp's interleaved-pair RoPE (pairs 2i, 2i+1); the HF graph rotates
@@ -74,7 +68,7 @@ export function buildLlamaOnnx(model: GgufModel, options: LlamaOnnxOptions = {})
   const g = new GraphWriter();
   let matmulId = 0;
   const weight = (rows: Float32Array, outDim: number, inDim: number) =>
-    g.initializer(tensorFromFloat32(`onnx::MatMul_${++matmulId}`, [inDim, outDim], transpose(rows, outDim, inDim)));
+    g.initializer(tensorFromFloat32(`onnx::MatMul_${++matmulId}`, [inDim, outDim], transpose(rows, outDim, inDim))); // GGUF [out][in] → MatMul [in][out]
   const vector = (name: string, ggufName: string) => g.initializer(tensorFromFloat32(name, [cfg.dim], model.tensorF32(ggufName)));
 
   const { dim, headDim: hd, nHeads, nKvHeads } = cfg;

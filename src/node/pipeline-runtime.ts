@@ -10,19 +10,23 @@ import * as ort from 'onnxruntime-node';
 import { runCalibration, type CalibrationModel } from '../calibration/engine';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from '../calibration/engine-node';
+import { runLayerwise } from '../calibration/layerwise';
 import type { PlanWeights } from '../eval/apply-plan';
-import { applyPlanToModel, planCalibrationModel, planFeeds, type PlanInputsModel } from '../eval/plan-model';
+import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
+import { applyPlanToModel, planCalibrationModel, planFeeds, planInputsModel, type PlanInputsModel } from '../eval/plan-model';
 import { eosTokenIds } from '../model/config';
-import { disposeAll } from '../model/decoder-io';
+import { describeDecoder, disposeAll } from '../model/decoder-io';
+import { readFloat32 } from '../model/logits';
 import { generate } from '../model/generate';
 import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
+import { cutLayers, type LayerCut } from '../onnx/layer-cut';
 import type { InstrumentedOutput } from '../onnx/instrument';
 import { readModelFile } from '../onnx/model-files';
 import { encodeModel, type OnnxModel } from '../onnx/model-io';
 import { exportPrunedFolder, findModelFile, writeModelCard } from '../onnx/prune-folder-node';
 import { readFfnWeights } from '../pipeline/ffn-weights';
-import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions } from '../pipeline/runtime';
+import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions, RuntimeLayerwiseOptions } from '../pipeline/runtime';
 import type { LayerWeights } from '../pruning/scoring';
 import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
@@ -51,6 +55,9 @@ export class NodePipelineRuntime implements PipelineRuntime {
   private instrumented?: Promise<NodeCalibrationModel>;
   private decoded?: Promise<{ model: OnnxModel; ffns: FfnLayer[] }>;
   private planned?: Promise<{ model: CalibrationModel & { session: ort.InferenceSession }; inputs: PlanInputsModel }>;
+  private klModel?: Promise<{ session: ort.InferenceSession; inputs: PlanInputsModel }>;
+  private readonly kl = new CpuHeldOutKl();
+  private cuts?: Promise<LayerCut[]>;
 
   private constructor(
     readonly dir: string,
@@ -137,6 +144,25 @@ export class NodePipelineRuntime implements PipelineRuntime {
     }
   }
 
+  async calibrateLayerwise(sets: readonly (readonly CalibrationSample[])[], options: RuntimeLayerwiseOptions): Promise<void> {
+    const { model, ffns } = await this.decodedModel();
+    const cuts = await (this.cuts ??= Promise.resolve().then(() => cutLayers(model, ffns)));
+    const weights = await this.ffnWeights({ gateUp: false });
+    await runLayerwise(
+      {
+        ort,
+        config: this.config,
+        cuts,
+        downs: weights.map((w) => w.down),
+        hidden: this.config.hidden_size,
+        // One layer's weights, inline: made when the layer starts, released when it is done.
+        session: (graph) => ort.InferenceSession.create(encodeModel(graph).model),
+      },
+      sets,
+      { ...options, createAccumulator: createCpuAccumulator, batchSize: this.options.batchSize },
+    );
+  }
+
   /** The dense model instrumented for calibration with its down_proj weights as inputs: one session for every plan. */
   private plannedModel() {
     return (this.planned ??= this.decodedModel().then(async ({ model, ffns }) => {
@@ -156,6 +182,22 @@ export class NodePipelineRuntime implements PipelineRuntime {
       return await sessionNll(session, this.config, sequences);
     } finally {
       if (plan) await session.release();
+    }
+  }
+
+  async heldOutKl(samples: readonly CalibrationSample[], plan: PlanWeights, options: { signal?: AbortSignal } = {}): Promise<KlSummary> {
+    // One session for every plan: the dense graph with its down_proj weights and biases as inputs.
+    const { session, inputs } = await (this.klModel ??= this.decodedModel().then(async ({ model, ffns }) => {
+      const inputs = planInputsModel(model, ffns);
+      return { session: await ort.InferenceSession.create(encodeModel(inputs.model).model), inputs };
+    }));
+    const feeds = planFeeds(ort, inputs, plan);
+    try {
+      const logits = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => (batch: readonly CalibrationSample[]) =>
+        runBatchLogits(ort, s, describeDecoder(s, this.config), batch, async (t) => (await readFloat32(t)).slice(), extra);
+      return await this.kl.evaluate(samples, this.config.vocab_size, logits(this.plain.session), logits(session, feeds), options.signal);
+    } finally {
+      disposeAll(Object.values(feeds));
     }
   }
 
@@ -205,6 +247,8 @@ export class NodePipelineRuntime implements PipelineRuntime {
     await instrumented?.session.release();
     const planned = await this.planned?.catch(() => undefined);
     await planned?.model.session.release();
+    const klModel = await this.klModel?.catch(() => undefined);
+    await klModel?.session.release();
     await this.plain.session.release();
   }
 }

@@ -110,13 +110,13 @@ export function layerHint(name: string | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-type Match<T> = { ok: true; value: T } | { ok: false; reason: string; depth: number };
+export type Match<T> = { ok: true; value: T } | { ok: false; reason: string; depth: number };
 const fail = (reason: string, depth: number): { ok: false; reason: string; depth: number } => ({ ok: false, reason, depth });
 
 const describe = (n: NodeProto, index: number) => `${n.op_type} node "${n.name || `#${index}`}"`;
 
-/** A MatMul with a constant 2-D float weight, or a MatMulNBits with its quantized weight. */
-function asProjection(g: GraphIndex, index: number): Match<FfnProjection> {
+/** A MatMul with a constant 2-D float weight, or a MatMulNBits with its quantized weight (node `index`). */
+export function asProjection(g: GraphIndex, index: number): Match<FfnProjection> {
   const n = g.nodes[index]!;
   const [input, weightName] = n.input ?? [];
   const output = n.output?.[0];

@@ -58,3 +58,18 @@ export function selectRowBytes(bytes: Uint8Array, rowBytes: number, keep: readon
   keep.forEach((r, i) => out.set(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), i * rowBytes));
   return out;
 }
+
+const TILE = 64;
+
+/** Row-major [rows][cols] → [cols][rows], in tiles so reads and writes both stay in cache (LM heads hold tens of millions of values). */
+export function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(m.length);
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const c1 = Math.min(cols, c0 + TILE);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) t[c * rows + r] = m[r * cols + c]!;
+    }
+  }
+  return t;
+}

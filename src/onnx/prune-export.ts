@@ -169,7 +169,7 @@ function checkLayerArrays(ffns: FfnLayer[], plan: KeepPlan, options: PruneOption
   }
 }
 
-async function readInt4(w: NBitsProjectionWeight, read: (name: string) => Promise<Uint8Array>, layer: number): Promise<Int4Weight> {
+export async function readInt4(w: NBitsProjectionWeight, read: (name: string) => Promise<Uint8Array>, layer: number): Promise<Int4Weight> {
   if (w.bits !== 4) throw new PruneError(`Layer ${layer}: MatMulNBits with ${w.bits} bits is not supported (4-bit only)`);
   if (w.zeroPoints && !w.zeroPointsPacked) throw new PruneError(`Layer ${layer}: float zero points of "${w.initializer}" are not supported (packed uint8 only)`);
   return {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { NodePipelineRuntime } from '../node/pipeline-runtime';
 import { buildPlan } from '../pruning/plan-builder';
 import { mixedGram, reconstructLayer } from '../pruning/reconstruct';
 import { PersonaPipeline, type PipelineProgress } from './persona-pipeline';
+import { DEFAULT_SEARCH } from './plan-search';
 import { PruneRequestError } from './request';
 import type { PipelineRuntime } from './runtime';
 
@@ -36,7 +37,13 @@ afterAll(async () => {
 
 /** The Node runtime, recording what the pipeline asks of it. */
 function recording(rt: NodePipelineRuntime) {
-  const calls = { generate: [] as number[][], hidden: 0, calibrate: [] as { samples: readonly CalibrationSample[]; gram: boolean; plan: boolean }[] };
+  const calls = {
+    generate: [] as number[][],
+    hidden: 0,
+    calibrate: [] as { samples: readonly CalibrationSample[]; gram: boolean; plan: boolean }[],
+    layerwise: 0,
+    heldOutKl: [] as (readonly CalibrationSample[])[],
+  };
   const runtime: PipelineRuntime = {
     config: rt.config,
     tokenizerConfig: rt.tokenizerConfig,
@@ -54,7 +61,15 @@ function recording(rt: NodePipelineRuntime) {
       calls.calibrate.push({ samples, gram: options.gram, plan: options.plan !== undefined });
       return rt.calibrate(samples, options);
     },
+    calibrateLayerwise: (sets, options) => {
+      calls.layerwise++;
+      return rt.calibrateLayerwise(sets, options);
+    },
     evaluateNll: (sequences, plan) => rt.evaluateNll(sequences, plan),
+    heldOutKl: (samples, plan, options) => {
+      calls.heldOutKl.push(samples);
+      return rt.heldOutKl(samples, plan, options);
+    },
     exportModel: (request) => rt.exportModel(request),
   };
   return { runtime, calls };
@@ -70,6 +85,13 @@ function referenceStats(samples: readonly CalibrationSample[]): LayerStats[] {
     stats.forEach((s, l) => accumulateChannelStats(s, acts[l]!, weights));
   }
   return stats;
+}
+
+/** Same values up to float32 rounding of the (differently grouped) runs that produced them. */
+function expectClose(actual: Float32Array, expected: Float32Array): void {
+  expect(actual.length).toBe(expected.length);
+  const scale = Math.max(...expected.map(Math.abs));
+  actual.forEach((v, i) => expect(Math.abs(v - expected[i]!)).toBeLessThanOrEqual(1e-5 * scale));
 }
 
 const REFERENCES = ['Lily is a shy girl who loves flowers.', 'Max is a lazy cat who sleeps all day.'];
@@ -118,15 +140,19 @@ describe('PersonaPipeline on the built-in model', () => {
       const label = `${p.phase}${p.set ? `/${p.set}` : ''}`;
       if (progress.at(-1) !== label) progress.push(label);
     };
-    const request = { persona: PIRATE, sparsity: 0.25, samples: 4, seed: 3 };
+    // The plan search has its own test below; here the statistics and the sequential plan are checked.
+    const request = { persona: PIRATE, sparsity: 0.25, samples: 4, seed: 3, search: false as const };
     const pirate = await pipeline.prune(request, { onProgress });
     expect(progress).toEqual(['synthesis/generic', 'calibration/generic', 'filtering/persona', 'synthesis/persona', 'calibration/persona', 'scoring']);
     expect(pirate.method).toBe('reconstruct');
     expect(pirate.request.sequential).toBe(true);
     expect(calls.hidden).toBe(QUESTIONS * (1 + REFERENCES.length));
     expect(calls.generate).toHaveLength(8);
-    // Dense generic and persona statistics, then per later layer both sets again on the model pruned so far.
-    expect(calls.calibrate.map((c) => [c.gram, c.plan])).toEqual([[true, false], [true, false], ...Array(8).fill([true, true])]);
+    // Dense generic and persona channel statistics (uniform allocation needs no dense Gram), then one
+    // layer-wise pass over both sets for the Grams on the model pruned so far.
+    expect(calls.calibrate.map((c) => [c.gram, c.plan])).toEqual([[false, false], [false, false]]);
+    expect(calls.layerwise).toBe(1);
+    expect(pirate.manifest.sequential_calibration).toEqual({ mode: 'layer-wise' });
 
     // The persona set: the most sensitive prompts, each rendered with the persona prefix and answered under it.
     const summary = pirate.calibration.persona!;
@@ -149,11 +175,12 @@ describe('PersonaPipeline on the built-in model', () => {
     expect(calls.calibrate.filter((c) => !c.plan)).toHaveLength(2);
     expect(half.plan.estimates.keptPerLayer).toEqual([86, 86, 86, 86, 86]);
 
-    // Sequential and one-shot agree on layer 0 (both see dense inputs), not on the later layers.
+    // Sequential and one-shot agree on layer 0 (both see dense inputs), not on the later layers. One-shot
+    // needs the dense Grams, so both sets are calibrated again, with them.
     const oneShot = await pipeline.prune({ ...request, sparsity: 0.5, sequential: false });
-    expect(calls.calibrate.filter((c) => c.plan)).toHaveLength(16);
+    expect(calls.calibrate.map((c) => [c.gram, c.plan]).slice(2)).toEqual([[true, false], [true, false]]);
     expect(oneShot.plan.keep[0]).toEqual(half.plan.keep[0]);
-    expect([...oneShot.plan.downWeights![0]!]).toEqual([...half.plan.downWeights![0]!]);
+    expectClose(oneShot.plan.downWeights![0]!, half.plan.downWeights![0]!);
     expect(oneShot.plan.keep.slice(1)).not.toEqual(half.plan.keep.slice(1));
     // The last layer is the reconstruction on statistics of the model with the plan's other layers applied.
     const weights = await node.ffnWeights({ gateUp: false });
@@ -164,13 +191,57 @@ describe('PersonaPipeline on the built-in model', () => {
     const [generic, persona] = await Promise.all([0, 1].map((i) => node.calibrate(calls.calibrate[i]!.samples, { gram: true, plan: upstream })));
     const last = reconstructLayer(mixedGram(persona!.layers[4]!, generic!.layers[4], 0.5), weights[4]!.down, 64, 86);
     expect(half.plan.keep[4]).toEqual(last.keep);
-    expect([...half.plan.downWeights![4]!]).toEqual([...last.down]);
+    expectClose(half.plan.downWeights![4]!, last.down);
 
     // A second persona only runs its own prompts for filtering and its own answers.
     await pipeline.prune({ ...request, persona: FAIRY });
     expect(calls.hidden).toBe(QUESTIONS * (2 + REFERENCES.length));
     expect(calls.generate).toHaveLength(12);
-    expect(calls.calibrate.filter((c) => !c.plan)).toHaveLength(3);
+    expect(calls.calibrate.filter((c) => !c.plan)).toHaveLength(5);
+  });
+
+  it('chooses the plan by held-out KL among variants, baselines and searched allocations, never worse than the baselines', async () => {
+    const { runtime, calls } = recording(node);
+    const pipeline = new PersonaPipeline(runtime, REFERENCES);
+    const phases: string[] = [];
+    const search = { heldOutSamples: 3, generations: 2, offspring: 2, quickSamples: 1 };
+    const request = { persona: PIRATE, sparsity: 0.5, samples: 5, seed: 2, filter: false, search };
+    const out = join(dir, 'searched');
+    const outcome = await pipeline.prune(request, { out: { target: out }, onProgress: (p) => phases.at(-1) !== p.phase && phases.push(p.phase) });
+    expect(phases.slice(-3)).toEqual(['scoring', 'search', 'export']);
+
+    // Held-out samples are answered like the calibration ones (5 + 3 persona answers) but never calibrated on.
+    expect(calls.generate).toHaveLength(5 + 8);
+    const calibrated = new Set(calls.calibrate.flatMap((c) => c.samples.map((s) => s.ids.join(','))));
+    const heldOut = calls.heldOutKl.find((s) => s.length === 3)!;
+    expect(heldOut.every((s) => !calibrated.has(s.ids.join(',')))).toBe(true);
+    expect(outcome.calibration.persona!.samples).toBe(5);
+
+    const selection = outcome.selection!;
+    const kl = new Map(selection.candidates.map((c) => [c.label, c.kl]));
+    const baselines = ['wanda-sp (persona data)', 'flap (persona data)', 'wanda-sp (generic data)', 'flap (generic data)'];
+    expect([...kl.keys()]).toEqual(expect.arrayContaining(['reconstruct sequential, damping 0.01', 'reconstruct one-shot, damping 0.01', 'reconstruct one-shot, damping 0.1', ...baselines]));
+    expect(selection.heldOutKl).toBeLessThanOrEqual(Math.min(...baselines.map((b) => kl.get(b)!)));
+    expect(kl.get(selection.chosen)).toBe(selection.heldOutKl);
+    // Every candidate keeps the same total; the chosen one is the outcome's plan, and its KL is real.
+    for (const c of selection.candidates) expect(c.sparsities.reduce((a, b) => a + b) / 5).toBeCloseTo(0.5, 2);
+    expect(outcome.plan.keep.map((k) => 1 - k.length / 172)).toEqual(selection.candidates.find((c) => c.label === selection.chosen)!.sparsities);
+    expect((await node.heldOutKl(heldOut, outcome.plan)).meanKl).toBeCloseTo(selection.heldOutKl, 10);
+    // A recorded baseline's KL, rebuilt independently from the cached generic statistics.
+    const generic = await pipeline.genericCalibration(request, { gram: true });
+    const weights = await node.ffnWeights({ gateUp: false });
+    const flap = buildPlan({ method: 'flap', allocation: 'uniform', sparsity: 0.5, shape: pipeline.shape(weights), weights, stats: generic.stats.layers, options: { seed: 2 } });
+    expect((await node.heldOutKl(heldOut, flap)).meanKl).toBeCloseTo(kl.get('flap (generic data)')!, 10);
+
+    const manifest = JSON.parse(await readFile(join(out, 'pruning.json'), 'utf8')) as { selection: typeof selection & { heldOut: { samples: number } }; keep: number[][] };
+    expect(manifest.selection).toMatchObject({ chosen: selection.chosen, heldOutKl: selection.heldOutKl, heldOut: { samples: 3 } });
+    expect(manifest.selection.candidates).toHaveLength(selection.candidates.length);
+    expect(manifest.keep).toEqual(outcome.plan.keep);
+
+    // Cancelled in the middle of the search: the run stops with an AbortError.
+    const controller = new AbortController();
+    const cancelled = pipeline.prune({ ...request, sparsity: 0.25 }, { signal: controller.signal, onProgress: (p) => p.phase === 'search' && p.done > 0 && controller.abort() });
+    await expect(cancelled).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('without synthesis counts the plain answers under the persona prompt (the "no rewriting" ablation)', async () => {
@@ -216,6 +287,12 @@ describe('PersonaPipeline on the built-in model', () => {
     bad({ persona: PIRATE, sparsity: 0.5, samples: QUESTIONS + 1 }, /only 120 prompts/);
     bad({ persona: PIRATE, sparsity: 0.5, samples: 2.5 }, /positive integer/);
     bad({ persona: PIRATE, sparsity: 0.5, method: 'flap', sequential: true }, /option of the reconstruct method/);
+    bad({ persona: PIRATE, sparsity: 0.5, method: 'flap', search: {} }, /plan search is an option of the reconstruct method/);
+    bad({ persona: PIRATE, sparsity: 0.5, samples: QUESTIONS - 4 }, /plus held-out samples \(8\) is 124, but the question bank for this model has only 120 prompts/);
+    bad({ persona: PIRATE, sparsity: 0.5, search: { quickSamples: 0 } }, /quickSamples must be a positive integer/);
+    expect(pipeline.resolve({ persona: PIRATE, sparsity: 0.5 }).search).toEqual(DEFAULT_SEARCH);
+    expect(pipeline.resolve({ persona: PIRATE, sparsity: 0.5, samples: QUESTIONS - 4, search: false }).search).toBe(false);
+    expect(pipeline.resolve({ persona: PIRATE, sparsity: 0.5, method: 'reconstruct' }).search).toBe(false);
     expect(pipeline.resolve({ sparsity: 0.5, method: 'magnitude' })).toMatchObject({ method: 'magnitude', samples: 32, filter: true, sequential: false });
     expect(pipeline.resolve({ persona: PIRATE, sparsity: 0.5, method: 'reconstruct' }).sequential).toBe(false);
   });

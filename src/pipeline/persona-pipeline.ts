@@ -1,7 +1,7 @@
 /**
  * The persona-pruning pipeline, platform neutral: persona → calibration set (sensitivity filtering, answers
  * in the persona's voice, the user's examples) → statistics (persona, and generic ones cached across
- * personas) → keep-plan (buildPlan, then optionally sequential reconstruction) → export. The CLI and the
+ * personas) → keep-plan (buildPlan, or sequential reconstruction: src/pipeline/sequential.ts) → export. The CLI and the
  * studio's worker both drive it through a PipelineRuntime. One PersonaPipeline per loaded model: it keeps
  * what does not depend on the persona (the generic statistics, the reference personas' hidden states, the
  * dense weights) for every request, and the latest persona's calibration for the next plan of that persona.
@@ -14,23 +14,27 @@ import {
   type Synthesize,
 } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
+import { splitHeldOut } from '../calibration/held-out';
 import { encodePrompt, promptFormat, renderPrompt, type PromptFormat } from '../calibration/persona-prompt';
 import { promptsFor, referencePersonas } from '../calibration/question-bank';
 import { positionLimit } from '../model/positions';
 import { checkRequestLengths } from './request-lengths';
 import { questionSensitivities, type HiddenStates } from '../calibration/sensitivity';
 import type { CalibrationStats } from '../calibration/stats';
-import { modelShapeFromConfig, type ModelShape } from '../pruning/estimates';
+import { keepCounts } from '../pruning/allocation';
+import { estimatePlan, modelShapeFromConfig, type ModelShape } from '../pruning/estimates';
 import { buildPlan, DEFAULT_GENERIC_MIX, resolveMethod, type BuiltPlan, type ScoringMethod } from '../pruning/plan-builder';
-import { mixedGram, reconstructLayer } from '../pruning/reconstruct';
+import { DEFAULT_DAMPING, mixedGram, reconstructLayer, type ReconstructResult } from '../pruning/reconstruct';
 import type { LayerWeights } from '../pruning/scoring';
 import { calibrationSummary, pruningManifestFields, type CalibrationSummary } from './manifest';
 import { PruneRequestError, resolvePruneRequest, type PruneRequest, type ResolvedPruneRequest } from './request';
+import { evolveCounts, mutationStep, selectPlan, type Candidate, type JudgedCandidate, type PlanSelection, type SearchSettings } from './plan-search';
 import type { ExportSummary, PipelineRuntime } from './runtime';
 import type { HeldOutSet, QuantizeRequest } from '../onnx/quantize-int4';
 import { buildEvaluationSets, EVALUATION_SAMPLES, heldOutAnswersSource, heldOutQuestions } from '../worker/studio-evaluation';
+import { sequentialReconstruct, type SequentialResult } from './sequential';
 
-export type PipelinePhase = 'filtering' | 'synthesis' | 'calibration' | 'scoring' | 'export';
+export type PipelinePhase = 'filtering' | 'synthesis' | 'calibration' | 'scoring' | 'search' | 'export';
 
 export interface PipelineProgress {
   phase: PipelinePhase;
@@ -59,6 +63,8 @@ export interface PruneOutcome {
   /** Fields this pipeline adds to pruning.json (beside the exporter's keep, sizes and parameter counts). */
   manifest: Record<string, unknown>;
   export?: ExportSummary;
+  /** The plan search (request.search): the chosen candidate and every candidate's held-out KL. */
+  selection?: PlanSelection;
 }
 
 /** The persona methods read persona statistics; the baselines generic ones (or none). */
@@ -69,6 +75,8 @@ const GENERIC_DATA: readonly ScoringMethod[] = ['wanda-sp', 'flap'];
 export interface CalibrationData {
   set: CalibrationSet;
   stats: CalibrationStats;
+  /** Persona samples built like `set`'s but held out of the statistics (plan search judges plans on them). */
+  heldOut?: CalibrationSet['samples'];
 }
 
 export class PersonaPipeline {
@@ -111,10 +119,14 @@ export class PersonaPipeline {
     signal?.throwIfAborted();
 
     const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
-    const gram = method === 'reconstruct';
+    const reconstruct = method === 'reconstruct';
+    // Sequential reconstruction gathers its own Grams layer by layer; the dense ones only serve a
+    // non-uniform allocation (its counts rank every layer's saliency at once).
+    // The plan search's one-shot candidates need them too.
+    const gram = reconstruct && (req.search !== false || !(req.sequential && req.allocation === 'uniform'));
     const calibration: PruneOutcome['calibration'] = {};
     let generic: CalibrationData | undefined;
-    if (GENERIC_DATA.includes(method) || (gram && genericMix !== 0)) {
+    if (GENERIC_DATA.includes(method) || (reconstruct && genericMix !== 0)) {
       generic = await this.genericCalibration(req, { gram, signal, onProgress: options.onProgress });
       calibration.generic = calibrationSummary(generic.set, generic.stats, { filtered: false, synthesis: true });
     }
@@ -129,23 +141,47 @@ export class PersonaPipeline {
     const shape = this.shape(weights);
     const onScoring = report('scoring');
     onScoring(0, shape.numLayers);
-    let plan = buildPlan({
+    const planInput = {
       method,
       allocation: req.allocation,
       sparsity: req.sparsity,
       shape,
       weights,
       stats: (persona?.stats ?? generic?.stats)?.layers,
-      ...(gram && generic && { genericStats: generic.stats.layers }),
-      options: { ...req.planOptions, seed: req.seed, onProgress: req.sequential ? undefined : onScoring },
-    });
+      ...(reconstruct && generic && { genericStats: generic.stats.layers }),
+    };
+    let plan: BuiltPlan;
+    let sequential: SequentialResult['calibration'] | undefined;
     if (req.sequential) {
-      plan = await this.sequentialReconstruct(plan, weights, [persona!, ...(generic ? [generic] : [])], genericMix, req, signal, onScoring);
+      const counts = gram
+        ? buildPlan({ ...planInput, options: { ...req.planOptions, seed: req.seed } }).keep.map((k) => k.length)
+        : keepCounts('uniform', shape.intermediateSizes.map((c) => new Float64Array(c)), { ...req.planOptions, sparsity: req.sparsity });
+      const result = await sequentialReconstruct({
+        runtime: this.runtime,
+        weights,
+        counts,
+        sets: [persona!, ...(generic ? [generic] : [])].map((d) => stripMeta(d.set)),
+        genericMix,
+        damping: req.planOptions?.damping,
+        signal,
+        onProgress: onScoring,
+      });
+      sequential = result.calibration;
+      plan = { method, keep: result.keep, downWeights: result.downWeights, scores: result.scores, estimates: estimatePlan(shape, counts, req.planOptions) };
+    } else {
+      plan = buildPlan({ ...planInput, options: { ...req.planOptions, seed: req.seed, onProgress: onScoring } });
     }
     onScoring(shape.numLayers, shape.numLayers);
 
-    const manifest = pruningManifestFields(req, method, plan, calibration, { genericMix: gram && generic ? genericMix : undefined });
-    const outcome: PruneOutcome = { request: req, method, plan, calibration, manifest };
+    let selection: PlanSelection | undefined;
+    if (req.search && persona?.heldOut?.length) {
+      ({ plan, selection } = await this.searchPlan({ plan, weights, shape, persona, generic, genericMix, req, settings: req.search, signal, onProgress: report('search') }));
+    }
+
+    const manifest = pruningManifestFields(req, plan.method, plan, calibration, { genericMix: reconstruct && generic ? genericMix : undefined });
+    if (sequential) manifest.sequential_calibration = sequential;
+    if (selection) manifest.selection = { ...selection, heldOut: { samples: persona!.heldOut!.length, countedTokens: persona!.heldOut!.reduce((n, s) => n + s.meta.answerTokens, 0) } };
+    const outcome: PruneOutcome = { request: req, method: plan.method, plan, calibration, manifest, ...(selection && { selection }) };
     if (options.out) {
       signal?.throwIfAborted();
       const onExport = report('export');
@@ -154,46 +190,120 @@ export class PersonaPipeline {
         ...options.out.quantize,
         heldOut: options.out.quantize.heldOut ?? (await this.heldOutSet(req, [persona, generic], signal)),
       };
-      outcome.export = await this.runtime.exportModel({ target: options.out.target, overwrite: options.out.overwrite, plan, method, manifest, ...(quantize && { quantize }) });
+      outcome.export = await this.runtime.exportModel({ target: options.out.target, overwrite: options.out.overwrite, plan, method: plan.method, manifest, ...(quantize && { quantize }) });
       onExport(1, 1);
     }
     return outcome;
   }
 
   /**
-   * Sequential reconstruction: layer l is re-solved on statistics of the model whose layers before l are
-   * already pruned (and refit), so each refit sees the inputs the pruned model will really feed it. Same kept
-   * counts as the one-shot plan; one calibration run per set and layer.
+   * Chooses the plan by held-out KL (plan-search.ts). Candidates: the plan built so far; one-shot
+   * reconstruction at the requested damping and at ten times it; Wanda-sp and FLAP on the persona data and
+   * on the generic data (so the result is never worse than those baselines on the held-out KL); and the
+   * per-layer allocation found by evolution over the best one-shot damping, plus its sequential refit when
+   * the request is sequential. Every kept-count vector has the same total, i.e. the same parameter budget.
+   * selectPlan picks the winner (the lowest KL, or the plan built so far when the gap is within noise).
    */
-  private async sequentialReconstruct(
-    plan: BuiltPlan,
-    weights: readonly LayerWeights[],
-    sets: readonly CalibrationData[],
-    genericMix: number,
-    req: ResolvedPruneRequest,
-    signal: AbortSignal | undefined,
-    onProgress: (done: number, total: number) => void,
-  ): Promise<BuiltPlan> {
-    const hidden = this.runtime.config.hidden_size;
-    const keep = [...plan.keep];
-    const downWeights = [...plan.downWeights!];
-    const scores = [...plan.scores];
-    onProgress(1, weights.length);
-    for (let l = 1; l < weights.length; l++) {
-      const partial = {
-        keep: keep.map((k, i) => (i < l ? k : Array.from({ length: weights[i]!.down.length / hidden }, (_, c) => c))),
-        downWeights: downWeights.map((d, i) => (i < l ? d : weights[i]!.down)),
+  private async searchPlan(args: {
+    plan: BuiltPlan;
+    weights: LayerWeights[];
+    shape: ModelShape;
+    persona: CalibrationData;
+    generic: CalibrationData | undefined;
+    genericMix: number;
+    req: ResolvedPruneRequest;
+    settings: SearchSettings;
+    signal: AbortSignal | undefined;
+    onProgress: (done: number, total: number) => void;
+  }): Promise<{ plan: BuiltPlan; selection: PlanSelection }> {
+    const { weights, shape, persona, generic, genericMix, req, settings, signal, onProgress } = args;
+    const heldOut = stripMeta({ samples: persona.heldOut! });
+    const quick = heldOut.slice(0, settings.quickSamples);
+    const widths = shape.intermediateSizes;
+    const damping = req.planOptions?.damping ?? DEFAULT_DAMPING;
+    const mixed = generic && genericMix !== 0 ? generic : undefined;
+    const common = { allocation: req.allocation, sparsity: req.sparsity, shape, weights };
+    const oneShot = (d: number) =>
+      buildPlan({ ...common, method: 'reconstruct', stats: persona.stats.layers, ...(mixed && { genericStats: mixed.stats.layers }), options: { ...req.planOptions, damping: d, genericMix, seed: req.seed } });
+    const baselineOptions = { ...req.planOptions, damping: undefined, genericMix: undefined, biasCompensation: undefined, seed: req.seed };
+    const baselines = (['persona', 'generic'] as const).flatMap((data) => {
+      const stats = (data === 'persona' ? persona : generic)?.stats.layers;
+      return stats ? (['wanda-sp', 'flap'] as const).map((method) => ({ label: `${method} (${data} data)`, baseline: true, plan: buildPlan({ ...common, method, stats, options: baselineOptions }) })) : [];
+    });
+    // A one-shot plan at the requested damping is what prune() built unless it was sequential.
+    const oneShots = [damping, damping * 10].map((d, i) => ({ label: `reconstruct one-shot, damping ${d}`, plan: i === 0 && !req.sequential ? args.plan : oneShot(d), damping: d }));
+    const fixed: (Candidate & { plan: BuiltPlan })[] = [...(req.sequential ? [{ label: `reconstruct sequential, damping ${damping}`, plan: args.plan }] : []), ...oneShots, ...baselines];
+
+    const evolving = settings.generations > 0;
+    const total = (fixed.length + (evolving ? 1 + Number(req.sequential) : 0)) * heldOut.length + (evolving ? (1 + settings.generations * settings.offspring) * quick.length : 0);
+    let done = 0;
+    onProgress(0, total);
+    const judge = async (plan: BuiltPlan, samples: CalibrationSample[]) => {
+      const summary = await this.runtime.heldOutKl(samples, { keep: plan.keep, downWeights: plan.downWeights, channelMeans: plan.channelMeans }, { signal });
+      done += samples.length;
+      onProgress(Math.min(done, total), total);
+      return summary;
+    };
+    const judged: JudgedCandidate<Candidate & { plan: BuiltPlan }>[] = [];
+    const add = async (candidate: Candidate & { plan: BuiltPlan }) => {
+      const { meanKl, perSample } = await judge(candidate.plan, heldOut);
+      judged.push({ candidate, kl: meanKl, perSample });
+    };
+    for (const candidate of fixed) await add(candidate);
+
+    if (evolving) {
+      // Evolve from the better one-shot damping; each layer's reconstruction at a given count is computed once.
+      const klOf = (plan: BuiltPlan) => judged.find((j) => j.candidate.plan === plan)!.kl;
+      const base = oneShots.reduce((best, c) => (klOf(c.plan) < klOf(best.plan) ? c : best));
+      const layers = new Map<string, ReconstructResult>();
+      const grams = new Map<number, Float64Array>();
+      const planFor = (counts: readonly number[]): BuiltPlan => {
+        const results = counts.map((count, l) => {
+          const key = `${l}:${count}`;
+          let result = layers.get(key);
+          if (!result) {
+            let gram = grams.get(l);
+            if (!gram) grams.set(l, (gram = mixedGram(persona.stats.layers[l]!, mixed?.stats.layers[l], mixed ? genericMix : 0)));
+            result = reconstructLayer(gram, weights[l]!.down, shape.hiddenSize, count, { damping: base.damping });
+            layers.set(key, result);
+          }
+          return result;
+        });
+        return { method: 'reconstruct', keep: results.map((r) => r.keep), downWeights: results.map((r) => r.down), scores: base.plan.scores, estimates: estimatePlan(shape, [...counts], req.planOptions) };
       };
-      const stats = [];
-      for (const set of sets) stats.push((await this.runtime.calibrate(stripMeta(set.set), { gram: true, plan: partial, signal })).layers[l]!);
-      const gram = mixedGram(stats[0]!, stats[1], stats[1] ? genericMix : 0);
-      const layer = reconstructLayer(gram, weights[l]!.down, hidden, keep[l]!.length, { damping: req.planOptions?.damping });
-      keep[l] = layer.keep;
-      downWeights[l] = layer.down;
-      scores[l] = layer.saliency;
-      onProgress(l + 1, weights.length);
+      const start = base.plan.keep.map((k) => k.length);
+      const evolved = await evolveCounts({
+        start,
+        widths,
+        step: mutationStep(widths, req.planOptions?.multiple),
+        minKeep: req.planOptions?.minKeep ?? 1,
+        generations: settings.generations,
+        offspring: settings.offspring,
+        seed: req.seed,
+        judge: async (counts) => (await judge(planFor(counts), quick)).meanKl,
+        signal,
+      });
+      if (evolved.counts.join(',') !== start.join(',')) {
+        const searched = planFor(evolved.counts);
+        await add({ label: `searched allocation, one-shot, damping ${base.damping}`, plan: searched });
+        if (req.sequential) {
+          const refit = await sequentialReconstruct({
+            runtime: this.runtime,
+            weights,
+            counts: evolved.counts,
+            sets: [persona, ...(mixed ? [mixed] : [])].map((d) => stripMeta(d.set)),
+            genericMix,
+            damping: req.planOptions?.damping,
+            signal,
+          });
+          const plan: BuiltPlan = { method: 'reconstruct', keep: refit.keep, downWeights: refit.downWeights, scores: refit.scores, estimates: estimatePlan(shape, evolved.counts, req.planOptions) };
+          await add({ label: `searched allocation, sequential, damping ${damping}`, plan });
+        }
+      }
     }
-    return { ...plan, keep, downWeights, scores };
+    onProgress(total, total);
+    const { chosen, selection } = selectPlan(judged, widths);
+    return { plan: chosen.plan, selection };
   }
 
   /**
@@ -281,11 +391,18 @@ export class PersonaPipeline {
     signal: AbortSignal | undefined,
     report: (phase: PipelinePhase, set?: 'persona') => (done: number, total: number) => void,
   ): Promise<CalibrationData> {
-    const key = JSON.stringify([req.persona, req.samples, req.seed, req.sampling, req.filter, req.synthesis, req.userExamples]);
+    const heldOutSamples = req.search ? req.search.heldOutSamples : 0;
+    const key = JSON.stringify([req.persona, req.samples, heldOutSamples, req.seed, req.sampling, req.filter, req.synthesis, req.userExamples]);
     const cached = this.lastPersona?.key === key ? this.lastPersona.entry : undefined;
     if (cached && (!gram || cached.stats.layers.every((l) => l.gram))) return cached;
-    const set = cached?.set ?? (await this.personaSet(req, signal, report));
-    const entry = { set, stats: await this.runtime.calibrate(stripMeta(set), { gram, signal, onProgress: report('calibration', 'persona') }) };
+    let set = cached?.set;
+    let heldOut = cached?.heldOut;
+    if (!set) {
+      // Held-out samples are the next prompts of the same choice, answered the same way, then split off.
+      const all = await this.personaSet({ ...req, samples: req.samples + heldOutSamples }, signal, report);
+      ({ calibration: set, heldOut } = heldOutSamples ? splitHeldOut(all, heldOutSamples) : { calibration: all, heldOut: undefined });
+    }
+    const entry = { set, ...(heldOut && { heldOut }), stats: await this.runtime.calibrate(stripMeta(set), { gram, signal, onProgress: report('calibration', 'persona') }) };
     this.lastPersona = { key, entry };
     return entry;
   }
@@ -343,6 +460,6 @@ export class PersonaPipeline {
 }
 
 /** Engine samples without provenance (plain ids and weights: what a runtime needs, and cheap to post). */
-function stripMeta(set: CalibrationSet): CalibrationSample[] {
+function stripMeta(set: Pick<CalibrationSet, 'samples'>): CalibrationSample[] {
   return set.samples.map(({ ids, weights }) => ({ ids, weights }));
 }

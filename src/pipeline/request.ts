@@ -5,6 +5,7 @@
 import { DEFAULT_SYNTHESIS, type SynthesisSettings } from '../calibration/calibration-set';
 import { ALLOCATIONS, type AllocationKind } from '../pruning/allocation';
 import { DEFAULT_METHOD, PRUNE_METHODS, resolveMethod, type BuildPlanOptions, type PruneMethod } from '../pruning/plan-builder';
+import { DEFAULT_SEARCH, type SearchSettings } from './plan-search';
 
 export interface PruneRequest {
   /** The character description. Required by the persona methods; the baselines ignore it. */
@@ -41,11 +42,18 @@ export interface PruneRequest {
   sequential?: boolean;
   /** Passed to buildPlan: damping, genericMix, minKeep, multiple, OWL settings. */
   planOptions?: Omit<BuildPlanOptions, 'seed' | 'onProgress'>;
+  /**
+   * reconstruct only: choose the plan by held-out KL among variants, baselines and searched per-layer
+   * allocations (plan-search.ts), on persona samples held out from calibration. Default: on for `persona`
+   * (DEFAULT_SEARCH), off otherwise; `false` turns it off, a partial object changes some settings.
+   */
+  search?: Partial<SearchSettings> | false;
 }
 
 export const DEFAULT_SAMPLES = 32;
 
-export type ResolvedPruneRequest = Required<Omit<PruneRequest, 'persona' | 'planOptions'>> & Pick<PruneRequest, 'persona' | 'planOptions'>;
+export type ResolvedPruneRequest = Required<Omit<PruneRequest, 'persona' | 'planOptions' | 'search'>> &
+  Pick<PruneRequest, 'persona' | 'planOptions'> & { search: SearchSettings | false };
 
 export class PruneRequestError extends Error {
   override name = 'PruneRequestError';
@@ -74,6 +82,7 @@ export function resolvePruneRequest(request: PruneRequest, questions: number): R
   const sampling = request.sampling ?? DEFAULT_SYNTHESIS;
   if (!Number.isInteger(sampling.maxNewTokens) || sampling.maxNewTokens < 1) throw new PruneRequestError(`maxNewTokens must be a positive integer, got ${sampling.maxNewTokens}`);
   if (!(sampling.temperature >= 0)) throw new PruneRequestError(`temperature must be >= 0, got ${sampling.temperature}`);
+  const search = resolveSearch(request.search, method, samples, questions);
   return {
     ...(persona !== undefined && { persona }),
     method,
@@ -88,5 +97,22 @@ export function resolvePruneRequest(request: PruneRequest, questions: number): R
     sampling,
     userExamples: (request.userExamples ?? []).filter((t) => t.trim() !== ''),
     ...(request.planOptions && { planOptions: request.planOptions }),
+    search,
   };
+}
+
+function resolveSearch(search: PruneRequest['search'], method: PruneMethod, samples: number, questions: number): SearchSettings | false {
+  if (search === false || (search === undefined && method !== 'persona')) return false;
+  if (resolveMethod(method) !== 'reconstruct') throw new PruneRequestError(`plan search is an option of the reconstruct method, not of ${method}`);
+  const settings = { ...DEFAULT_SEARCH, ...search };
+  for (const key of ['heldOutSamples', 'offspring', 'quickSamples'] as const) {
+    if (!Number.isInteger(settings[key]) || settings[key] < 1) throw new PruneRequestError(`search ${key} must be a positive integer, got ${settings[key]}`);
+  }
+  if (!Number.isInteger(settings.generations) || settings.generations < 0) throw new PruneRequestError(`search generations must be a non-negative integer, got ${settings.generations}`);
+  if (samples + settings.heldOutSamples > questions) {
+    throw new PruneRequestError(
+      `samples (${samples}) plus held-out samples (${settings.heldOutSamples}) is ${samples + settings.heldOutSamples}, but the question bank for this model has only ${questions} prompts: use at most ${questions - settings.heldOutSamples} samples, or turn the plan search off`,
+    );
+  }
+  return { ...settings, quickSamples: Math.min(settings.quickSamples, settings.heldOutSamples) };
 }

@@ -6,9 +6,11 @@
  */
 import type { Synthesize } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
+import type { LayerwiseOptions } from '../calibration/layerwise';
 import type { HiddenStates } from '../calibration/sensitivity';
 import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
+import type { KlSummary } from '../eval/held-out-kl';
 import type { ModelConfig } from '../model/config';
 import type { TextTokenizer } from '../model/tokenizer';
 import type { QuantizeRequest } from '../onnx/quantize-int4';
@@ -25,6 +27,9 @@ export interface RuntimeCalibrateOptions {
   /** Work done so far out of the total, in any unit the runtime likes (tokens over all passes, say). */
   onProgress?: (done: number, total: number) => void;
 }
+
+/** Layer-wise calibration: `solve` gets each layer's statistics (Gram included) on the stream pruned so far. */
+export type RuntimeLayerwiseOptions = Pick<LayerwiseOptions, 'solve' | 'signal' | 'onProgress'>;
 
 /** A plan to write as a model: keep-indices plus the optional refit down_proj rows and bias means. */
 export interface ExportRequest {
@@ -69,11 +74,24 @@ export interface PipelineRuntime {
   /** Weighted per-layer statistics of the down_proj inputs over the samples (the calibration engine). */
   calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats>;
   /**
+   * Sequential reconstruction's statistics one decoder layer at a time (src/calibration/layerwise.ts): per
+   * layer, the statistics of every set on the stream of the model pruned by the earlier layers' solutions.
+   * Throws LayerCutError (src/onnx/layer-cut.ts) where this model's graph cannot be cut into layers; the
+   * pipeline then calibrates the whole model per layer instead, as it does for a runtime without this method.
+   */
+  calibrateLayerwise?(sets: readonly (readonly CalibrationSample[])[], options: RuntimeLayerwiseOptions): Promise<void>;
+  /**
    * Per-token NLL (nats) of each id sequence: entry t is −log p(ids[t + 1] | ids[..t]). With a plan, of the
    * dense model with the plan applied to its weights in memory (removed channels masked, refit rows and
    * bias compensation substituted), which equals the exported pruned model.
    */
   evaluateNll(sequences: readonly (readonly number[])[], plan?: PlanWeights): Promise<Float64Array[]>;
+  /**
+   * Held-out KL (eval/held-out-kl.ts): KL(dense ‖ dense with `plan` applied) of the next-token distributions
+   * the samples' weights count, averaged with those weights. Forward only, the plan fed as graph inputs; the
+   * dense logits of a sample set are computed once and reused for every plan while memory allows.
+   */
+  heldOutKl(samples: readonly CalibrationSample[], plan: PlanWeights, options?: { signal?: AbortSignal }): Promise<KlSummary>;
   /** Writes the pruned model. */
   exportModel(request: ExportRequest): Promise<ExportSummary>;
 }

@@ -12,7 +12,8 @@ import type { PruneRequest } from '../pipeline/request';
 import type { BackendInfo } from '../worker/protocol';
 import type { StudioClient } from '../worker/studio-client';
 import type { StopReason } from '../model/generate';
-import type { CalibrationData, CompareRow, ExportResult, PlanParams, PlanSummary, StudioEvent, StudioModelSource, StudioProgress, TrialParams } from '../worker/studio-protocol';
+import type { CalibrationData, CompareRow, ExportResult, GgufResult, PlanParams, PlanSummary, StudioEvent, StudioModelSource, StudioProgress, TrialParams } from '../worker/studio-protocol';
+import type { GgufWeightType } from '../gguf/llama-gguf';
 import type { SavedSession, SessionStore } from './studio-persist';
 
 export const STUDIO_STEPS = ['model', 'character', 'settings', 'calibrate', 'plan', 'compare', 'chat', 'export'] as const;
@@ -85,6 +86,8 @@ export interface StudioState {
   chat: { input: string; dense: string; pruned: string; running: number };
   trial: TrialState;
   exported: { steps: Partial<Record<ExportStep, 'running' | 'done'>>; result: Omit<ExportResult, 'files' | 'zip'> | null; running: boolean };
+  /** The GGUF conversion of the exported folder: progress in tensors, then the file's name, type, architecture and size. */
+  gguf: { running: boolean; progress: { done: number; total: number } | null; result: (Omit<GgufResult, 'data'> & { bytes: number }) | null };
   /** Errors where they happened, in words for the writer. */
   errors: Partial<Record<StudioStep, string>>;
   restored: boolean;
@@ -109,6 +112,10 @@ export interface StudioState {
   runExport(options?: { quantize?: 'int4' }): void;
   /** The last export's files and zip (kept out of the state: they are large and not saved). */
   exportFiles(): ExportResult | null;
+  /** Converts the last export to GGUF for llama.cpp. */
+  runGgufExport(ggufType: GgufWeightType): void;
+  /** The last GGUF file's bytes (kept out of the state like exportFiles). */
+  ggufFile(): GgufResult | null;
   reset(): Promise<void>;
 }
 
@@ -171,6 +178,8 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
   let exportId = 0;
   const chatIds = new Map<number, 'dense' | 'pruned'>();
   let lastExport: ExportResult | null = null;
+  let ggufId = 0;
+  let lastGguf: GgufResult | null = null;
   let loadId = 0;
   let trialId = 0;
 
@@ -254,6 +263,15 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           const { files: _files, zip: _zip, ...result } = event.result;
           return set({ exported: { steps: { build: 'done', verify: 'done', zip: 'done' }, result, running: false } });
         }
+        case 'gguf-progress':
+          if (event.requestId !== ggufId) return;
+          return set((s) => ({ gguf: { ...s.gguf, progress: { done: event.done, total: event.total } } }));
+        case 'exported-gguf': {
+          if (event.requestId !== ggufId) return;
+          lastGguf = event.result;
+          const { data, ...result } = event.result;
+          return set({ gguf: { running: false, progress: null, result: { ...result, bytes: data.byteLength } } });
+        }
         case 'error': {
           const { requestId, message } = event;
           if (requestId === loadId) {
@@ -281,6 +299,10 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
             set((s) => ({ exported: { ...s.exported, running: false } }));
             return fail('export', message);
           }
+          if (requestId === ggufId) {
+            set({ gguf: { running: false, progress: null, result: null } });
+            return fail('export', message);
+          }
           return fail(get().step, message);
         }
       }
@@ -303,6 +325,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
       chat: { input: 'Tell me about your day.', dense: '', pruned: '', running: 0 },
       trial: { params: { prompt: '', maxNewTokens: 60, temperature: 0, seed: 1 }, running: false, prompt: '', output: '', last: null },
       exported: { steps: {}, result: null, running: false },
+      gguf: { running: false, progress: null, result: null },
       errors: {},
       restored: false,
 
@@ -395,11 +418,22 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         clearError('export');
         exportId = client.nextId();
         lastExport = null;
-        set({ exported: { steps: {}, result: null, running: true } });
+        lastGguf = null;
+        set({ exported: { steps: {}, result: null, running: true }, gguf: { running: false, progress: null, result: null } });
         const slug = (persona.name || 'persona').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'persona';
         client.send({ type: 'export', requestId: exportId, params: planParams, folderName: `${slug}-pruned-${Math.round(planParams.sparsity * 100)}${options.quantize ? `-${options.quantize}` : ''}`, ...(options.quantize && { quantize: options.quantize }) });
       },
       exportFiles: () => lastExport,
+      runGgufExport(ggufType) {
+        if (!lastExport) return fail('export', 'prepare the download first');
+        clearError('export');
+        ggufId = client.nextId();
+        lastGguf = null;
+        set({ gguf: { running: true, progress: null, result: null } });
+        // structured clone copies the files, so the folder stays downloadable while the worker converts
+        client.send({ type: 'export-gguf', requestId: ggufId, files: lastExport.files, fileName: `${lastExport.folderName}-${ggufType}.gguf`, ggufType });
+      },
+      ggufFile: () => lastGguf,
       async reset() {
         await sessions.clear();
         location.reload();

@@ -3,6 +3,7 @@ import type { QuantizationRecord } from '../onnx/quantize-int4';
 import type { CalibrationSample } from '../calibration/engine-batches';
 import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import type { CalibrationStats } from '../calibration/stats';
+import type { GgufWeightType } from '../gguf/llama-gguf';
 import type { PipelinePhase } from '../pipeline/persona-pipeline';
 import type { PruneRequest } from '../pipeline/request';
 import type { AllocationKind } from '../pruning/allocation';
@@ -88,6 +89,14 @@ export interface ExportResult {
   quantization?: QuantizationRecord;
 }
 
+export interface GgufResult {
+  fileName: string;
+  data: Uint8Array;
+  ggufType: GgufWeightType;
+  /** llama.cpp architecture written: llama (same FFN width in every layer) or deci (per-layer widths). */
+  arch: 'llama' | 'deci';
+}
+
 export type StudioRequest =
   | { type: 'init'; backend: BackendPreference }
   | { type: 'load'; requestId: number; source: StudioModelSource }
@@ -101,7 +110,9 @@ export type StudioRequest =
   | { type: 'plan'; requestId: number; params: PlanParams }
   | { type: 'compare'; requestId: number; levels: { label: string; params: PlanParams }[]; prompt: string }
   | { type: 'chat'; requestId: number; text: string; persona: string; params: PlanParams | null; maxNewTokens: number }
-  | { type: 'export'; requestId: number; params: PlanParams; folderName: string; quantize?: 'int4' };
+  | { type: 'export'; requestId: number; params: PlanParams; folderName: string; quantize?: 'int4' }
+  /** The exported folder (its files, copied) converted to one GGUF file for llama.cpp. */
+  | { type: 'export-gguf'; requestId: number; files: { path: string; data: Uint8Array }[]; fileName: string; ggufType: GgufWeightType };
 
 export type StudioEvent =
   | { type: 'backend'; backend: BackendInfo }
@@ -121,4 +132,6 @@ export type StudioEvent =
   | { type: 'generated'; requestId: number; tokens: number; elapsedMs: number; stopReason: StopReason }
   | { type: 'export-progress'; requestId: number; step: 'build' | 'verify' | 'zip'; state: 'running' | 'done' }
   | { type: 'exported'; requestId: number; result: ExportResult }
+  | { type: 'gguf-progress'; requestId: number; done: number; total: number }
+  | { type: 'exported-gguf'; requestId: number; result: GgufResult }
   | { type: 'error'; requestId?: number; message: string };

@@ -11,13 +11,19 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
+import type { AccumulatorFactory } from '../calibration/engine-accumulator';
+import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
+import { createGpuAccumulator } from '../calibration/engine-accumulator-gpu';
 import { instrumentGraphBytes } from '../calibration/engine-model';
+import { runLayerwise } from '../calibration/layerwise';
 import { samplesKey, type CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
-import { planCalibrationModel, planFeeds, type PlanInputsModel } from '../eval/plan-model';
+import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
+import { planCalibrationModel, planFeeds, planInputsModel, type PlanInputsModel } from '../eval/plan-model';
 import { sequenceNll, summariseNll, type NllSummary } from '../eval/nll';
 import { createGpuContext, type GpuContext } from '../gpu/context';
+import { GpuHeldOutKl } from '../gpu/held-out-kl-gpu';
 import { gpuTensorOf } from '../gpu/ort-tensor';
 import { bundledShaders } from '../gpu/shaders-bundled';
 import { tokenNllOnGpu } from '../gpu/token-nll';
@@ -29,6 +35,7 @@ import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { readFloat32 } from '../model/logits';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
+import { cutLayers, LayerCutError, type LayerCut } from '../onnx/layer-cut';
 import { graphFacts } from '../onnx/graph-facts';
 import { checkConfigAgainstGraph } from '../model/config-check';
 import { encodeModelPieces } from '../onnx/model-pieces';
@@ -37,7 +44,7 @@ import { quantizeMatMulsInt4, type Int4QuantizeOptions } from '../onnx/quantize-
 import { countParameters, pruneModel, type PruneReport } from '../onnx/prune-export';
 import type { InstrumentedOutput } from '../onnx/instrument';
 import { readFfnWeights } from '../pipeline/ffn-weights';
-import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions } from '../pipeline/runtime';
+import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions, RuntimeLayerwiseOptions } from '../pipeline/runtime';
 import type { LayerWeights } from '../pruning/scoring';
 import type { Backend } from './backend';
 import { WorkerCalibration } from './calibration';
@@ -96,7 +103,12 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   /** Sequential reconstruction's calibration: one instrumented session whose down_proj weights are inputs. */
   private planned?: { calibration: WorkerCalibration; inputs: PlanInputsModel };
   private hiddenSession?: Promise<{ session: ort.InferenceSession; outputs: InstrumentedOutput[] }>;
+  private cuts?: LayerCut[];
   private gpu?: GpuContext;
+  /** Held-out KL: one session of the dense graph with its down_proj weights as inputs, on the backend. */
+  private klModel?: Promise<{ session: ort.InferenceSession; inputs: PlanInputsModel; onGpu: boolean }>;
+  private readonly klCpu = new CpuHeldOutKl();
+  private readonly klGpu = new GpuHeldOutKl();
   hooks: StudioRuntimeHooks = {};
   /** Fields of config.json the graph contradicted (replaced by the graph's values). */
   configWarnings: string[] = [];
@@ -131,7 +143,16 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   /** Releases this model's sessions (another model was loaded). */
   async dispose(): Promise<void> {
     const hidden = await this.hiddenSession?.catch(() => undefined);
-    await Promise.all([this.cpuSession.release(), this.backendSession.release(), hidden?.session.release(), this.calibration.reset(), this.planned?.calibration.reset()]);
+    const klModel = await this.klModel?.catch(() => undefined);
+    this.klGpu.release();
+    await Promise.all([
+      this.cpuSession.release(),
+      this.backendSession.release(),
+      hidden?.session.release(),
+      klModel?.session.release(),
+      this.calibration.reset(),
+      this.planned?.calibration.reset(),
+    ]);
   }
 
   get config() {
@@ -248,6 +269,37 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
     return this.planned;
   }
 
+  /**
+   * Sequential reconstruction one layer at a time (src/calibration/layerwise.ts) on the calibration backend:
+   * on WebGPU the stored hidden states and activations stay GPU buffers and the WGSL kernels accumulate the
+   * layer's statistics; on WASM the CPU references do. Each layer's subgraphs get a session while it runs.
+   */
+  async calibrateLayerwise(sets: readonly (readonly CalibrationSample[])[], options: RuntimeLayerwiseOptions): Promise<void> {
+    const { model, ffns } = this.decodedModel();
+    this.cuts ??= cutLayers(model, ffns);
+    const weights = await this.ffnWeights({ gateUp: false });
+    const backend = this.backend;
+    let createAccumulator: AccumulatorFactory = createCpuAccumulator;
+    if (backend.kind === 'webgpu') {
+      if (this.gpu?.device !== backend.device) this.gpu = createGpuContext(backend.device, bundledShaders);
+      createAccumulator = createGpuAccumulator(this.gpu);
+    }
+    const session = async (graph: OnnxModel) => {
+      const made = await createSession(ort, { ...this.bundle, modelBytes: encodeModel(graph).model, externalData: [] }, backend);
+      if (made.backend.kind !== backend.kind) {
+        await made.session.release();
+        // Hidden states on one backend cannot feed a session on another.
+        throw new LayerCutError(`a layer's subgraph does not run on ${backend.kind} (${made.backend.kind === 'wasm' ? made.backend.info.reason : made.backend.kind})`);
+      }
+      return made.session;
+    };
+    await runLayerwise(
+      { ort, config: this.config, cuts: this.cuts, downs: weights.map((w) => w.down), hidden: this.config.hidden_size, session },
+      sets,
+      { ...options, createAccumulator },
+    );
+  }
+
   /** The structurally pruned model, built in memory from the dense one (what export writes), optionally int4-quantized. */
   async prunedModel(plan: PlanWeights, quantize?: Int4QuantizeOptions): Promise<PrunedModel> {
     const { model, ffns } = this.decodedModel();
@@ -327,9 +379,14 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
     return sequenceNll(data, dims[1], ids);
   }
 
-  private async nllOnGpu(session: ort.InferenceSession, ids: readonly number[]): Promise<Float64Array> {
+  private gpuContext(): GpuContext {
     if (this.backend.kind !== 'webgpu') throw new Error('internal: no GPU');
     if (this.gpu?.device !== this.backend.device) this.gpu = createGpuContext(this.backend.device, bundledShaders);
+    return this.gpu;
+  }
+
+  private async nllOnGpu(session: ort.InferenceSession, ids: readonly number[]): Promise<Float64Array> {
+    const gpu = this.gpuContext();
     const io = describeDecoder(session, this.config);
     const feeds = { ...tokenFeeds(ort, io, ids, 0), ...emptyPast(ort, io) };
     try {
@@ -338,11 +395,38 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
         const logits = outputs.logits!;
         if (logits.location !== 'gpu-buffer') return sequenceNll(await readFloat32(logits), logits.dims[logits.dims.length - 1]!, ids);
         const targets = Int32Array.from({ length: ids.length - 1 }, (_, t) => ids[t + 1]!);
-        const nll = await tokenNllOnGpu(this.gpu, gpuTensorOf(logits), logits.dims[logits.dims.length - 1]!, targets);
+        const nll = await tokenNllOnGpu(gpu, gpuTensorOf(logits), logits.dims[logits.dims.length - 1]!, targets);
         return Float64Array.from(nll);
       } finally {
         disposeAll(Object.values(outputs));
       }
+    } finally {
+      disposeAll(Object.values(feeds));
+    }
+  }
+
+  /**
+   * Held-out KL of a plan: forward only on the backend, the plan fed as graph inputs. On WebGPU both logit
+   * tensors stay on the GPU and the KL kernel reduces them; on WASM the CPU reference does.
+   */
+  async heldOutKl(samples: readonly CalibrationSample[], plan: PlanWeights, options: { signal?: AbortSignal } = {}): Promise<KlSummary> {
+    const { session, inputs, onGpu } = await (this.klModel ??= (async () => {
+      const { model, ffns } = this.decodedModel();
+      const inputs = planInputsModel(model, ffns);
+      const made = await createSession(ort, { ...this.bundle, modelBytes: encodeModel(inputs.model).model, externalData: [] }, this.backend);
+      // Both sessions must hand out GPU buffers for the kernel; else (a WASM fallback) the CPU reference runs.
+      return { session: made.session, inputs, onGpu: made.backend.kind === 'webgpu' && this.backend.kind === 'webgpu' };
+    })());
+    const feeds = planFeeds(ort, inputs, plan);
+    try {
+      const vocab = this.config.vocab_size;
+      const run = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => <T>(batch: readonly CalibrationSample[], read: (logits: ort.Tensor) => Promise<T>) =>
+        runBatchLogits(ort, s, describeDecoder(s, this.config), batch, read, extra);
+      if (!onGpu) {
+        const logits = (s: ort.InferenceSession, extra?: Record<string, ort.Tensor>) => (batch: readonly CalibrationSample[]) => run(s, extra)(batch, async (t) => (await readFloat32(t)).slice());
+        return await this.klCpu.evaluate(samples, vocab, logits(this.backendSession), logits(session, feeds), options.signal);
+      }
+      return await this.klGpu.evaluate(this.gpuContext(), samples, vocab, run(this.backendSession), run(session, feeds), options.signal);
     } finally {
       disposeAll(Object.values(feeds));
     }

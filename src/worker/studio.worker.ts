@@ -18,6 +18,8 @@ import { BrowserPipelineRuntime } from './studio-runtime';
 import { answerNll, buildEvaluationSets, heldOutAnswersSource, type EvaluationSets } from './studio-evaluation';
 import { verifyExport, zipFolder } from './studio-export';
 import { planWithOverrides } from './studio-plan';
+import { ggufFromFolderFiles } from '../gguf/gguf-from-folder';
+import type { GgufWeightType } from '../gguf/llama-gguf';
 import type { CalibrationData, PlanParams, PlanSummary, StudioEvent, StudioModelSource, StudioProgress, StudioRequest, TrialParams } from './studio-protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -71,6 +73,8 @@ async function handle(message: StudioRequest): Promise<void> {
       return chat(message.requestId, message.text, message.persona, message.params, message.maxNewTokens);
     case 'export':
       return exportFolder(message.requestId, message.params, message.folderName, message.quantize);
+    case 'export-gguf':
+      return exportGguf(message.requestId, message.files, message.fileName, message.ggufType);
   }
 }
 
@@ -170,7 +174,11 @@ async function calibrate(requestId: number, request: PruneRequest) {
     const method = outcome.method;
     const needsGeneric = method === 'wanda-sp' || method === 'flap' || (method === 'reconstruct' && (request.planOptions?.genericMix ?? 0.5) !== 0);
     const generic = needsGeneric ? await pipeline!.genericCalibration(request, { gram: method === 'reconstruct' }) : undefined;
-    const personaRecord = records.filter((r) => r.stats !== generic?.stats).pop();
+    let personaRecord = records.filter((r) => r.stats !== generic?.stats).pop();
+    // Sequential reconstruction gathers its Grams layer by layer; the re-planning below needs the dense ones.
+    if (method === 'reconstruct' && personaRecord && !personaRecord.stats.layers.every((l) => l.gram)) {
+      personaRecord = { ...personaRecord, stats: await rt.calibrate(personaRecord.samples, { gram: true }) };
+    }
     const keep = (r: { stats: CalibrationStats; samples: readonly CalibrationSample[] } | undefined) => r && { stats: r.stats, samples: r.samples.map(({ ids, weights }) => ({ ids, weights })) };
     const previousPersona = data?.request.persona === request.persona ? data?.persona : undefined;
     data = {
@@ -379,4 +387,10 @@ async function exportFolder(requestId: number, params: PlanParams, folderName: s
       ...(folder.quantization && { quantization: folder.quantization }),
     },
   });
+}
+
+/** The verified folder as one GGUF for llama.cpp (converted from the folder's own files, so it holds exactly what was checked). */
+async function exportGguf(requestId: number, files: { path: string; data: Uint8Array }[], fileName: string, ggufType: GgufWeightType) {
+  const gguf = await ggufFromFolderFiles(files, ggufType, (done, total) => post({ type: 'gguf-progress', requestId, done, total }));
+  post({ type: 'exported-gguf', requestId, result: { fileName, data: gguf.bytes, ggufType, arch: gguf.arch } }, [gguf.bytes.buffer as ArrayBuffer]);
 }

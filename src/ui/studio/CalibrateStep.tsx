@@ -7,6 +7,7 @@ const PHASES: Record<StudioProgress['phase'], string> = {
   synthesis: 'Writing practice answers',
   calibration: 'Watching which parts of the model are used',
   scoring: 'Deciding what to keep',
+  search: 'Trying plans on held-out answers',
   export: 'Writing the model',
 };
 

@@ -5,6 +5,7 @@ import type { QuantizationRecord } from '../../onnx/quantize-int4';
 import { useStudio } from '../../store/studio-app';
 import type { ExportStep as Step } from '../../store/studio';
 import { StepError } from './StepError';
+import type { GgufWeightType } from '../../gguf/llama-gguf';
 
 const STEPS: [Step, string][] = [
   ['build', 'Build the slimmed model'],
@@ -12,11 +13,17 @@ const STEPS: [Step, string][] = [
   ['zip', 'Pack the files'],
 ];
 
-function downloadZip(zip: Uint8Array, name: string) {
-  const url = URL.createObjectURL(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }));
+const GGUF_TYPES: [GgufWeightType, string][] = [
+  ['f16', 'F16 (half the size of F32, practically lossless)'],
+  ['q8_0', 'Q8_0 (8-bit, about a quarter of F32)'],
+  ['f32', 'F32 (exact)'],
+];
+
+function download(data: Uint8Array, fileName: string, type: string) {
+  const url = URL.createObjectURL(new Blob([data as Uint8Array<ArrayBuffer>], { type }));
   const a = document.createElement('a');
   a.href = url;
-  a.download = `${name}.zip`;
+  a.download = fileName;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
@@ -111,7 +118,7 @@ export function ExportStep() {
             {result.maxAbsError < 1e-3 ? '(matches).' : '(larger than expected: please report it).'}
           </p>
           <div className="actions">
-            <button type="button" className="primary" data-testid="download-zip" onClick={() => downloadZip(files()!.zip, result.folderName)}>
+            <button type="button" className="primary" data-testid="download-zip" onClick={() => download(files()!.zip, `${result.folderName}.zip`, 'application/zip')}>
               Download as zip
             </button>
             {canPickFolder && (
@@ -125,6 +132,7 @@ export function ExportStep() {
               {saveMessage.text}
             </p>
           )}
+          <GgufDownload />
         </div>
       )}
       <StepError step="export" />
@@ -134,5 +142,45 @@ export function ExportStep() {
         </button>
       </div>
     </section>
+  );
+}
+
+/** The same verified model as one GGUF file for llama.cpp (and the tools built on it). */
+function GgufDownload() {
+  const gguf = useStudio((s) => s.gguf);
+  const run = useStudio((s) => s.runGgufExport);
+  const file = useStudio((s) => s.ggufFile);
+  const [type, setType] = useState<GgufWeightType>('f16');
+  const { result, progress } = gguf;
+  return (
+    <div className="gguf-download" data-testid="gguf-download">
+      <p className="hint">
+        For llama.cpp (and the apps built on it): the same model as one GGUF file. Models that keep the same number of channels in every layer are written
+        as llama.cpp&apos;s <code>llama</code> architecture; models with different widths per layer as <code>deci</code>, which reads a width per layer.
+      </p>
+      <div className="actions">
+        <label>
+          Precision{' '}
+          <select data-testid="gguf-type" value={type} onChange={(e) => setType(e.target.value as GgufWeightType)} disabled={gguf.running}>
+            {GGUF_TYPES.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" className="secondary" data-testid="run-gguf" onClick={() => run(type)} disabled={gguf.running}>
+          {gguf.running ? `Converting… ${progress ? `${progress.done} / ${progress.total} tensors` : ''}` : 'Make a GGUF file'}
+        </button>
+      </div>
+      {result && (
+        <p data-testid="gguf-result">
+          <span data-testid="gguf-name">{result.fileName}</span>: {(result.bytes / 1e6).toFixed(1)} MB, architecture <span data-testid="gguf-arch">{result.arch}</span>.{' '}
+          <button type="button" className="primary" data-testid="download-gguf" onClick={() => download(file()!.data, result.fileName, 'application/octet-stream')}>
+            Download GGUF
+          </button>
+        </p>
+      )}
+    </div>
   );
 }
