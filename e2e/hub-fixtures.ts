@@ -6,6 +6,7 @@
  * | test-org/stories              | onnx/model.onnx (fp32, inline) and onnx/model_fp16.onnx: two variants   |
  * | test-org/stories-chunked      | fp32 with external data in model.onnx_data + model.onnx_data_1          |
  * | test-org/stories-genai-int4   | onnxruntime-genai layout: model.onnx + model.onnx.data, int4 MatMulNBits |
+ * | test-org/stories-genai-builder| the model builder's exact folder: genai_config.json and no config.json   |
  * | test-org/no-tokenizer         | the fp32 model without tokenizer.json                                   |
  * | test-org/image-model          | a Conv + Relu image classifier with its config                          |
  * | test-org/mislabelled          | the LM's config and tokenizer, but the image classifier as its graph    |
@@ -25,6 +26,7 @@ const FROM_FIXTURES: Record<string, FixtureName> = {
   stories: 'optimum-fp32',
   'stories-chunked': 'optimum-fp32-chunked',
   'stories-genai-int4': 'genai-int4',
+  'stories-genai-builder': 'genai-builder',
 };
 
 /** Builds every repository under `<root>/test-org/`, replacing what was there. */

@@ -264,10 +264,11 @@ test.describe('studio', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
     const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
     const root = Object.keys(zip)[0]!.split('/')[0]!;
-    const manifest = JSON.parse(new TextDecoder().decode(zip[`${root}/pruning.json`]!)) as { method: string; keep: number[][]; sequential: boolean };
+    const manifest = JSON.parse(new TextDecoder().decode(zip[`${root}/pruning.json`]!)) as { method: string; keep: number[][]; sequential: boolean; parameters: { after: number } };
     expect(manifest).toMatchObject({ method: 'reconstruct', sequential: true });
     const model = decodeModel(zip[`${root}/onnx/model.onnx`]!, (loc) => zip[`${root}/onnx/${loc}`]);
     expect(countParameters(model)).toBe(Number((await page.getByTestId('params-after').textContent())!.replaceAll(',', '')));
+    expect(new TextDecoder().decode(zip[`${root}/README.md`]!)).toContain(`${manifest.parameters.after.toLocaleString('en')} weight elements`);
     await shot(page, info, 'default-3-export');
 
     // Save to a folder: the picker stubbed with a folder of the page's private file system.
@@ -284,7 +285,7 @@ test.describe('studio', () => {
     const message = page.getByTestId('save-folder-message');
     await page.getByTestId('save-folder').click();
     await expect(message).toHaveText(`Saved "${root}" in "saved".`);
-    expect(await listing()).toEqual(['config.json', 'generation_config.json', 'onnx', 'pruning.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(await listing()).toEqual(['README.md', 'config.json', 'generation_config.json', 'onnx', 'pruning.json', 'tokenizer.json', 'tokenizer_config.json']);
     // An earlier export is replaced only when the user agrees.
     page.once('dialog', (dialog) => void dialog.dismiss());
     await page.getByTestId('save-folder').click();
@@ -326,6 +327,25 @@ test.describe('studio', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+
+    // The same plan with int4 weights: sizes and held-out perplexity before/after are shown and match pruning.json.
+    await page.getByTestId('export-int4').check();
+    await page.getByTestId('run-export').click();
+    await expect(page.getByTestId('export-quantization')).toBeVisible({ timeout: 180_000 });
+    expect(Number(await page.getByTestId('export-max-error').textContent())).toBeLessThan(1e-4);
+    const [int4Download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
+    const int4Zip = unzipSync(new Uint8Array(await readFile((await int4Download.path())!)));
+    const int4Root = Object.keys(int4Zip)[0]!.split('/')[0]!;
+    expect(int4Root).toMatch(/-int4$/);
+    const q = (JSON.parse(new TextDecoder().decode(int4Zip[`${int4Root}/pruning.json`]!)) as { quantization: { bytes: { before: number; after: number }; held_out_nll: { before: number; after: number } } }).quantization;
+    expect(await page.getByTestId('export-size-after').textContent()).toBe(`${(q.bytes.after / 1e6).toFixed(2)} MB`);
+    expect(q.bytes.after).toBeLessThan(q.bytes.before / 2);
+    expect(Number(await page.getByTestId('export-ppl-before').textContent())).toBeCloseTo(Math.exp(q.held_out_nll.before), 2);
+    expect(Number(await page.getByTestId('export-ppl-after').textContent())).toBeCloseTo(Math.exp(q.held_out_nll.after), 2);
+    expect(q.held_out_nll.after - q.held_out_nll.before).toBeLessThan(0.35);
+    const int4Model = decodeModel(int4Zip[`${int4Root}/onnx/model.onnx`]!, (loc) => int4Zip[`${int4Root}/onnx/${loc}`]);
+    expect(int4Model.graph!.node!.filter((n) => n.op_type === 'MatMulNBits')).toHaveLength(36);
+    await shot(page, info, 'default-4-export-int4');
   });
   test('a reload during the analysis offers Resume, which continues from the saved progress', async ({ page }, info) => {
     await freshCharacter(page, '/');

@@ -8,10 +8,11 @@ import { checkNotSource, checkOutput } from '../node/output-guard';
 import { PersonaPipeline } from '../pipeline/persona-pipeline';
 import { CliUsageError, parseCommandArgs } from './args';
 import { readJsonLines } from './eval';
+import { quantizeRequest, QUANTIZE_USAGE } from './quantize-option';
 import { checkRequest, openModel, outcomeSummary, pipelineOptions, pruneOne, requestOptions } from './prune';
 
 const usage =
-  'batch --personas <file.jsonl, one {"name"?: ..., "persona": ...} a line> --model <model dir | .gguf> --sparsity 0.25 --out <dir> [--method ...] [--allocation ...] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--examples <text | @file>] [--overwrite]';
+  `batch --personas <file.jsonl, one {"name"?: ..., "persona": ...} a line> --model <model dir | .gguf> --sparsity 0.25 --out <dir> [--method ...] [--allocation ...] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--examples <text | @file>] [--overwrite] ${QUANTIZE_USAGE}`;
 
 /** Folder name of a persona: its name in lower-case words joined by dashes, else persona-<line>. */
 export function personaFolder(name: string | undefined, index: number, taken: Set<string>): string {
@@ -35,6 +36,7 @@ export const batchCommand = {
     if (positionals.length) throw new CliUsageError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
     if (!values.personas) throw new CliUsageError(`--personas is required\nusage: ${usage}`);
     const options = await requestOptions(values, usage);
+    const quantize = await quantizeRequest(values);
     const personas = await readJsonLines(values.personas, 'an object with a string "persona"', (o) => {
       if (typeof o.persona !== 'string' || o.persona.trim() === '') throw new Error('expected an object with a non-empty string "persona"');
       if (o.name !== undefined && typeof o.name !== 'string') throw new Error('"name" must be a string');
@@ -56,7 +58,7 @@ export const batchCommand = {
       for (const [i, p] of personas.entries()) {
         const label = p.name ?? `persona ${i + 1}`;
         process.stderr.write(`[${i + 1}/${personas.length}] ${label}\n`);
-        const outcome = await pruneOne(pipeline, { ...options, persona: p.persona }, folders[i]!, values.overwrite ?? false, `  `);
+        const outcome = await pruneOne(pipeline, { ...options, persona: p.persona }, folders[i]!, values.overwrite ?? false, `  `, quantize?.(runtime.tokenizer));
         results.push({ name: p.name ?? null, ...outcomeSummary(outcome) });
       }
       process.stdout.write(JSON.stringify({ out: values.out, personas: results, seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');

@@ -33,16 +33,21 @@ export async function readJsonLines<T>(file: string, what: string, pick: (value:
   return items;
 }
 
+/** A JSON-lines file of {"text": ...} objects, each non-empty, with their line numbers. */
+export function readTexts(file: string): Promise<{ text: string; line: number }[]> {
+  return readJsonLines(file, 'an object with a string "text"', (o, line) => {
+    if (typeof o.text !== 'string') throw new Error('expected an object with a string "text"');
+    if (o.text.trim() === '') throw new Error('the text is empty');
+    return { text: o.text, line };
+  });
+}
+
 export const evalCommand = {
   usage,
   async run(args: string[]) {
     const { values, positionals } = parseCommandArgs(args, { model: { type: 'string' }, texts: { type: 'string' }, window: { type: 'boolean' } }, usage);
     if (!values.model || !values.texts || positionals.length) throw new CliUsageError(`--model and --texts are required\nusage: ${usage}`);
-    const texts = await readJsonLines(values.texts, 'an object with a string "text"', (o, line) => {
-      if (typeof o.text !== 'string') throw new Error('expected an object with a string "text"');
-      if (o.text.trim() === '') throw new Error('the text is empty');
-      return { text: o.text, line };
-    });
+    const texts = await readTexts(values.texts);
     const runtime = await NodePipelineRuntime.open(values.model);
     printWarnings(runtime.configWarnings);
     try {

@@ -1,13 +1,15 @@
 import { readFile } from 'node:fs/promises';
+import { readModelFolderMeta } from '../node/model-folder';
 import { exportPrunedFolder } from '../onnx/prune-folder-node';
 import { exportGgufFile } from '../gguf/gguf-export-node';
 import { GGUF_WEIGHT_TYPES, type GgufWeightType } from '../gguf/llama-gguf';
 import { planSparsity, type KeepPlan } from '../pruning/keep-plan';
 import { CliUsageError, parseCommandArgs } from './args';
+import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-option';
 import { printWarnings } from './warnings';
 
 const usage =
-  'export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite]\n' +
+  `export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite] ${QUANTIZE_USAGE}\n` +
   '  export --format gguf --model <model dir | .gguf> [--plan <plan.json>] --out <file.gguf> [--gguf-type f32|f16|q8_0] [--overwrite]';
 
 /** `export`: writes a structurally pruned copy of a model folder; plan.json is {"keep": [[...], ...]}. */
@@ -24,6 +26,7 @@ export const exportCommand = {
         graph: { type: 'string' },
         'float-model': { type: 'string' },
         overwrite: { type: 'boolean' },
+        ...quantizeOptions,
         format: { type: 'string' },
         'gguf-type': { type: 'string' },
       },
@@ -38,6 +41,7 @@ export const exportCommand = {
     }
     if (!values.model || !values.plan || !values.out || positionals.length) throw new CliUsageError(`--model, --plan and --out are required\nusage: ${usage}`);
     const plan = await readPlan(values.plan);
+    const quantize = await quantizeRequest(values);
     const started = performance.now();
     const result = await exportPrunedFolder({
       modelDir: values.model,
@@ -47,6 +51,7 @@ export const exportCommand = {
       method: values.method,
       floatModelDir: values['float-model'],
       overwrite: values.overwrite ?? false,
+      ...(quantize && { quantize: quantize((await readModelFolderMeta(values.model, values.graph)).tokenizer) }),
     });
     const seconds = (performance.now() - started) / 1000;
     printWarnings(result.configWarnings);
@@ -63,6 +68,7 @@ export const exportCommand = {
       parameters: report.parameters,
       downEdits: report.layers.map((l) => l.down),
       modelBytes: result.modelBytes,
+      ...(result.quantization && { quantization: result.quantization }),
       seconds,
       peakRssBytes: await peakRssBytes(),
     };

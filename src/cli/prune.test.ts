@@ -79,6 +79,26 @@ describe('npm run cli -- prune', () => {
     await model.session.release();
   });
 
+  it('--quantize int4: writes MatMulNBits weights, and measures NLL before/after on held-out answers of the dense model', async () => {
+    const out = join(dir, 'quantized');
+    const { stdout } = await cli('prune', '--model', join(dir, 'model'), '--persona', 'A pirate with a parrot.', '--sparsity', '0.25', '--method', 'magnitude', '--quantize', 'int4', '--out', out);
+    const summary = JSON.parse(stdout);
+    const manifest = JSON.parse(await readFile(join(out, 'pruning.json'), 'utf8'));
+    expect(summary.quantization).toEqual(manifest.quantization);
+    const nll = manifest.quantization.held_out_nll;
+    // 6 persona-voiced and 6 plain answers to prompts calibration did not use.
+    expect(nll).toMatchObject({ sequences: 12, source: expect.stringContaining('prompts calibration did not use') });
+    expect(nll.after - nll.before).toBeLessThan(0.35);
+    expect(manifest.quantization.bytes.after).toBeLessThan(manifest.quantization.bytes.before / 2);
+    const card = await readFile(join(out, 'README.md'), 'utf8');
+    expect(card).toContain('- **Persona:** A pirate with a parrot.');
+    expect(card).toContain(`${nll.after.toFixed(4)} after`);
+    const model = await loadNodeModel(out);
+    const { tokens } = await generate(ort, model.session, model.config, [1], { maxNewTokens: 8, stopTokenIds: [] });
+    expect(tokens).toHaveLength(8);
+    await model.session.release();
+  });
+
   it('rejects bad input with a clear message and a non-zero exit code', async () => {
     const model = join(dir, 'model');
     const base = ['prune', '--model', model, '--out', join(dir, 'never')];

@@ -15,11 +15,13 @@ import { PruneRequestError, type PruneRequest } from '../pipeline/request';
 import { ALLOCATIONS, type AllocationKind } from '../pruning/allocation';
 import { PRUNE_METHODS, type PruneMethod } from '../pruning/plan-builder';
 import { sparsityProblem } from '../pruning/sparsity-range';
+import type { QuantizeRequest } from '../onnx/quantize-int4';
 import { CliUsageError, numberOption, parseCommandArgs } from './args';
+import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-option';
 import { printWarnings } from './warnings';
 
 const usage =
-  'prune --model <model dir | .gguf> --persona <text | @file> --sparsity 0.25 --out <dir> [--method persona|reconstruct|activation|wanda-sp|flap|magnitude|random] [--allocation uniform|global|owl] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--no-search] [--examples <text | @file, one example a line>] [--overwrite]';
+  `prune --model <model dir | .gguf> --persona <text | @file> --sparsity 0.25 --out <dir> [--method persona|reconstruct|activation|wanda-sp|flap|magnitude|random] [--allocation uniform|global|owl] [--samples N] [--seed S] [--no-filter] [--no-synthesis] [--sequential | --no-sequential] [--no-search] [--examples <text | @file, one example a line>] [--overwrite] ${QUANTIZE_USAGE}`;
 
 /** The options `prune` and `batch` share. */
 export const pipelineOptions = {
@@ -37,6 +39,7 @@ export const pipelineOptions = {
   examples: { type: 'string' },
   out: { type: 'string' },
   overwrite: { type: 'boolean' },
+  ...quantizeOptions,
 } as const;
 
 type OptionValues = { [K in keyof typeof pipelineOptions]?: (typeof pipelineOptions)[K]['type'] extends 'string' ? string : boolean };
@@ -132,9 +135,16 @@ export function checkRequest(pipeline: PersonaPipeline, request: PruneRequest): 
   }
 }
 
-export async function pruneOne(pipeline: PersonaPipeline, request: PruneRequest, out: string, overwrite: boolean, prefix = ''): Promise<PruneOutcome> {
+export async function pruneOne(
+  pipeline: PersonaPipeline,
+  request: PruneRequest,
+  out: string,
+  overwrite: boolean,
+  prefix = '',
+  quantize?: QuantizeRequest,
+): Promise<PruneOutcome> {
   checkRequest(pipeline, request);
-  return pipeline.prune(request, { onProgress: progressPrinter(prefix), out: { target: out, overwrite } });
+  return pipeline.prune(request, { onProgress: progressPrinter(prefix), out: { target: out, overwrite, ...(quantize && { quantize }) } });
 }
 
 /** The JSON printed for one pruned model. */
@@ -150,6 +160,7 @@ export function outcomeSummary(outcome: PruneOutcome): Record<string, unknown> {
     sparsity: plan.estimates.ffnSparsity,
     intermediateSizes: outcome.export?.intermediateSizes ?? plan.estimates.keptPerLayer,
     parameters: outcome.export?.parameters,
+    ...(outcome.export?.quantization && { quantization: outcome.export.quantization }),
     calibration: { persona: brief(calibration.persona) ?? null, generic: brief(calibration.generic) ?? null },
     ...(outcome.selection && { selection: { chosen: outcome.selection.chosen, heldOutKl: outcome.selection.heldOutKl, candidates: outcome.selection.candidates.length } }),
   };
@@ -164,11 +175,12 @@ export const pruneCommand = {
     const persona = (await textArgument(values.persona, 'persona')).trim();
     if (!persona) throw new CliUsageError('--persona is empty: describe the character');
     const options = await requestOptions(values, usage);
+    const quantize = await quantizeRequest(values);
     await checkOutput(values.out!, { overwrite: values.overwrite, sources: [values.model] });
     const started = performance.now();
     const { runtime, close } = await openModel(values.model!);
     try {
-      const outcome = await pruneOne(new PersonaPipeline(runtime), { ...options, persona }, values.out!, values.overwrite ?? false);
+      const outcome = await pruneOne(new PersonaPipeline(runtime), { ...options, persona }, values.out!, values.overwrite ?? false, '', quantize?.(runtime.tokenizer));
       process.stderr.write(`wrote ${values.out}\n`);
       process.stdout.write(JSON.stringify({ ...outcomeSummary(outcome), seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');
     } finally {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GenerationConfig, ModelConfig } from '../model/config';
 import { checkConfigAgainstGraph } from '../model/config-check';
+import { configFromGenai, GENAI_CONFIG_FILE, generationConfigFromGenai, parseGenaiConfig, type GenaiConfig } from '../model/genai-config';
 import { graphFacts, type GraphFacts } from '../onnx/graph-facts';
 import { ModelFileSource } from '../onnx/model-stream-node';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
@@ -41,7 +42,8 @@ export async function readGraphFacts(graphPath: string): Promise<GraphFacts> {
 
 /**
  * A model folder's JSON files: config (checked against the graph at `modelFile`), tokenizer and (optional)
- * generation config, with clear errors.
+ * generation config, with clear errors. An onnxruntime-genai folder has no config.json: its config is made
+ * from genai_config.json and the graph's FFN widths, then checked the same way.
  */
 export async function readModelFolderMeta(dir: string, modelFile?: string): Promise<Pick<NodeModel, 'config' | 'configWarnings' | 'generationConfig' | 'tokenizer'>> {
   const required = async (file: string) => {
@@ -52,15 +54,26 @@ export async function readModelFolderMeta(dir: string, modelFile?: string): Prom
       throw new Error(`${join(dir, file)}: ${(error as Error).message}`);
     }
   };
-  const rawConfig = await required('config.json');
+  const has = (file: string) => access(join(dir, file)).then(() => true, () => false);
+  const genai = !(await has('config.json')) && (await has(GENAI_CONFIG_FILE)) ? genaiConfigOf(dir, await required(GENAI_CONFIG_FILE)) : undefined;
   const graph = modelFile ?? (await findGraphFile(dir));
   const facts = await readGraphFacts(join(dir, graph)).catch((error: NodeJS.ErrnoException) => {
     throw error.code === 'ENOENT' ? new Error(`${dir} is not a model folder: ${graph} is missing`) : error;
   });
-  const { config, warnings: configWarnings } = checkConfigAgainstGraph(rawConfig, facts, join(dir, 'config.json'));
+  const rawConfig = genai ? configFromGenai(genai, facts.intermediateSizes ?? []) : await required('config.json');
+  const { config, warnings: configWarnings } = checkConfigAgainstGraph(rawConfig, facts, join(dir, genai ? GENAI_CONFIG_FILE : 'config.json'));
   const tokenizer = loadTokenizer(await required('tokenizer.json'), await required('tokenizer_config.json'));
-  const generationConfig = (await readJson(join(dir, 'generation_config.json')).catch(() => null)) as GenerationConfig | null;
+  const generationConfig =
+    ((await readJson(join(dir, 'generation_config.json')).catch(() => null)) as GenerationConfig | null) ?? (genai ? generationConfigFromGenai(genai) : null);
   return { config, configWarnings, generationConfig, tokenizer };
+}
+
+function genaiConfigOf(dir: string, raw: unknown): GenaiConfig {
+  try {
+    return parseGenaiConfig(raw);
+  } catch (error) {
+    throw new Error(`${join(dir, GENAI_CONFIG_FILE)}: ${(error as Error).message}`);
+  }
 }
 
 export async function loadNodeModel(dir: string, modelFile?: string): Promise<NodeModel> {

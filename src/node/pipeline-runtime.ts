@@ -13,19 +13,18 @@ import { loadNodeCalibrationModel, type NodeCalibrationModel } from '../calibrat
 import { runLayerwise } from '../calibration/layerwise';
 import type { PlanWeights } from '../eval/apply-plan';
 import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
-import { sequenceNll } from '../eval/nll';
 import { applyPlanToModel, planCalibrationModel, planFeeds, planInputsModel, type PlanInputsModel } from '../eval/plan-model';
 import { eosTokenIds } from '../model/config';
 import { describeDecoder, disposeAll } from '../model/decoder-io';
 import { readFloat32 } from '../model/logits';
-import { forwardLogits, generate } from '../model/generate';
+import { generate } from '../model/generate';
 import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
 import { cutLayers, type LayerCut } from '../onnx/layer-cut';
 import type { InstrumentedOutput } from '../onnx/instrument';
 import { readModelFile } from '../onnx/model-files';
 import { encodeModel, type OnnxModel } from '../onnx/model-io';
-import { exportPrunedFolder, findModelFile } from '../onnx/prune-folder-node';
+import { exportPrunedFolder, findModelFile, writeModelCard } from '../onnx/prune-folder-node';
 import { readFfnWeights } from '../pipeline/ffn-weights';
 import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions, RuntimeLayerwiseOptions } from '../pipeline/runtime';
 import type { LayerWeights } from '../pruning/scoring';
@@ -33,6 +32,7 @@ import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../calibration/engine-batches';
 import type { CalibrationStats } from '../calibration/stats';
 import { moveIntoPlace } from './folder-io';
+import { sessionNll } from './held-out-nll';
 import { checkOutput } from './output-guard';
 import { loadNodeModel, type NodeModel } from './model-folder';
 
@@ -179,12 +179,7 @@ export class NodePipelineRuntime implements PipelineRuntime {
       session = await ort.InferenceSession.create(encodeModel(applyPlanToModel(model, plan, ffns)).model);
     }
     try {
-      const out: Float64Array[] = [];
-      for (const ids of sequences) {
-        const { data, dims } = await forwardLogits(ort, session, ids, this.config);
-        out.push(sequenceNll(data, dims[1], ids));
-      }
-      return out;
+      return await sessionNll(session, this.config, sequences);
     } finally {
       if (plan) await session.release();
     }
@@ -226,16 +221,20 @@ export class NodePipelineRuntime implements PipelineRuntime {
         downWeights: plan.downWeights,
         channelMeans: plan.channelMeans?.map((m) => Float32Array.from(m)),
         method: request.method,
+        quantize: request.quantize,
       });
       const manifestPath = join(staging, 'pruning.json');
       const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
       await writeFile(manifestPath, JSON.stringify({ ...manifest, ...request.manifest }, null, 2) + '\n');
+      // The card shows the pipeline's fields too (persona, method, the plan search's held-out KL).
+      await writeModelCard(staging, result.modelFile);
       await moveIntoPlace(staging, target, outputCheck);
       return {
         target: request.target,
         intermediateSizes: result.report.layers.map((l) => l.after),
         parameters: result.report.parameters,
         modelBytes: result.modelBytes,
+        ...(result.quantization && { quantization: { ...result.quantization } }),
       };
     } catch (error) {
       await rm(staging, { recursive: true, force: true });

@@ -38,7 +38,7 @@ describe('exporting a pruned model folder', () => {
     const result = await exportPrunedFolder({ modelDir: fx.dir, plan: BLOCKS, outDir: dir, method: 'test-blocks' });
     expect(result.modelFile).toBe('model.onnx');
     expect((await readdir(dir)).sort()).toEqual(
-      ['config.json', 'genai_config.json', 'generation_config.json', 'model.onnx', 'model.onnx.data', 'pruning.json', 'tokenizer.json', 'tokenizer_config.json'].sort(),
+      ['README.md', 'config.json', 'genai_config.json', 'generation_config.json', 'model.onnx', 'model.onnx.data', 'pruning.json', 'tokenizer.json', 'tokenizer_config.json'].sort(),
     );
     const config = await readJson(join(dir, 'config.json'));
     expect([config.intermediate_size, config.intermediate_sizes]).toEqual([160, [96, 96, 96, 96, 160]]);
@@ -48,6 +48,11 @@ describe('exporting a pruned model folder', () => {
     expect(manifest.sparsity).toBeCloseTo(1 - (4 * 96 + 160) / (5 * 172), 12);
     const params = manifest.parameters as { before: number; after: number };
     expect(params.before - params.after).toBe(3 * 64 * (5 * 172 - 4 * 96 - 160));
+    // The model card carries pruning.json's values: method, every layer's widths, the parameter count.
+    const card = await readFile(join(dir, 'README.md'), 'utf8');
+    expect(card).toContain('- **Method:** test-blocks');
+    expect(card).toContain(`${params.after.toLocaleString('en')} weight elements`);
+    for (let l = 0; l < 5; l++) expect(card).toContain(`| ${l} | 172 | ${l === 4 ? 160 : 96} | ${l === 4 ? '7.0' : '44.2'}% |`);
 
     // Greedy generation through the app's own loading and generation code equals the masked reference.
     const loaded = await loadNodeModel(dir, 'model.onnx');

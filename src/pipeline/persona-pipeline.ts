@@ -31,6 +31,8 @@ import { calibrationSummary, pruningManifestFields, type CalibrationSummary } fr
 import { PruneRequestError, resolvePruneRequest, type PruneRequest, type ResolvedPruneRequest } from './request';
 import { evolveCounts, mutationStep, selectPlan, type Candidate, type JudgedCandidate, type PlanSelection, type SearchSettings } from './plan-search';
 import type { ExportSummary, PipelineRuntime } from './runtime';
+import type { HeldOutSet, QuantizeRequest } from '../onnx/quantize-int4';
+import { buildEvaluationSets, EVALUATION_SAMPLES, heldOutAnswersSource, heldOutQuestions } from '../worker/studio-evaluation';
 import { sequentialReconstruct, type SequentialResult } from './sequential';
 
 export type PipelinePhase = 'filtering' | 'synthesis' | 'calibration' | 'scoring' | 'search' | 'export';
@@ -46,8 +48,11 @@ export interface PipelineProgress {
 export interface PruneRunOptions {
   signal?: AbortSignal;
   onProgress?: (progress: PipelineProgress) => void;
-  /** Write the pruned model here (a folder in Node); without it the plan is only built. */
-  out?: { target: string; overwrite?: boolean };
+  /**
+   * Write the pruned model here (a folder in Node); without it the plan is only built. `quantize` without
+   * held-out sequences measures NLL on the dense model's answers to prompts calibration did not use.
+   */
+  out?: { target: string; overwrite?: boolean; quantize?: QuantizeRequest };
 }
 
 export interface PruneOutcome {
@@ -188,7 +193,11 @@ export class PersonaPipeline {
       signal?.throwIfAborted();
       const onExport = report('export');
       onExport(0, 1);
-      outcome.export = await this.runtime.exportModel({ target: options.out.target, overwrite: options.out.overwrite, plan, method: plan.method, manifest });
+      const quantize = options.out.quantize && {
+        ...options.out.quantize,
+        heldOut: options.out.quantize.heldOut ?? (await this.heldOutSet(req, [persona, generic], signal)),
+      };
+      outcome.export = await this.runtime.exportModel({ target: options.out.target, overwrite: options.out.overwrite, plan, method: plan.method, manifest, ...(quantize && { quantize }) });
       onExport(1, 1);
     }
     return outcome;
@@ -362,6 +371,21 @@ export class PersonaPipeline {
     onProgress(total, total);
     const { chosen, selection } = selectPlan(judged, widths);
     return { plan: chosen.plan, selection };
+  }
+
+  /**
+   * Held-out sequences for measuring an export (quantization's NLL before/after): the dense model's persona
+   * and plain answers to prompts no calibration sample used, with a seed of their own. Undefined without a
+   * persona, or when too few prompts are left over.
+   */
+  private async heldOutSet(req: ResolvedPruneRequest, calibration: (CalibrationData | undefined)[], signal?: AbortSignal): Promise<HeldOutSet | undefined> {
+    if (req.persona === undefined) return undefined;
+    const samples = calibration.flatMap((c) => c?.set.samples ?? []);
+    const common = { questions: this.questions, tokenizer: this.runtime.tokenizer, format: this.format, persona: req.persona, calibration: samples };
+    if (heldOutQuestions(common.questions, common.tokenizer, common.format, common.persona, samples).length < 2 * EVALUATION_SAMPLES) return undefined;
+    const sets = await buildEvaluationSets({ ...common, synthesize: this.guard(this.runtime.generate, signal), seed: req.seed, sampling: req.sampling });
+    const sequences = [...sets.persona.samples, ...sets.general.samples].map((s) => s.ids);
+    return { sequences, source: heldOutAnswersSource(sequences.length) };
   }
 
   /** Dense FFN weights, read once per pipeline (gate/up only for the magnitude method). */

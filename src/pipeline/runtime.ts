@@ -13,6 +13,7 @@ import type { PlanWeights } from '../eval/apply-plan';
 import type { KlSummary } from '../eval/held-out-kl';
 import type { ModelConfig } from '../model/config';
 import type { TextTokenizer } from '../model/tokenizer';
+import type { QuantizeRequest } from '../onnx/quantize-int4';
 import type { LayerWeights } from '../pruning/scoring';
 
 export type PipelineTokenizer = Pick<TextTokenizer, 'encode' | 'decode' | 'addsBos' | 'bosTokenId'>;
@@ -40,6 +41,8 @@ export interface ExportRequest {
   /** More pruning.json fields (scores, allocation, calibration summary, ...). */
   manifest: Record<string, unknown>;
   overwrite?: boolean;
+  /** Quantize the pruned weights (int4 MatMulNBits), measuring NLL before and after on `quantize.heldOut`. */
+  quantize?: QuantizeRequest;
 }
 
 export interface ExportSummary {
@@ -50,6 +53,8 @@ export interface ExportSummary {
   parameters: { before: number; after: number };
   /** Bytes of the written graph and weights, when the runtime knows. */
   modelBytes?: number;
+  /** pruning.json's `quantization` record (sizes and held-out NLL before/after), when quantized. */
+  quantization?: Record<string, unknown>;
 }
 
 export interface PipelineRuntime {

@@ -130,7 +130,8 @@ export interface StudioState {
   runCompare(): void;
   setChatInput(text: string): void;
   sendChat(): void;
-  runExport(): void;
+  /** Builds the download; `quantize` also quantizes the weights to int4 MatMulNBits. */
+  runExport(options?: { quantize?: 'int4' }): void;
   /** The last export's files and zip (kept out of the state: they are large and not saved). */
   exportFiles(): ExportResult | null;
   /** Converts the last export to GGUF for llama.cpp. */
@@ -469,7 +470,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
           client.send({ type: 'chat', requestId: pruned, text: chat.input, persona: persona.description, params: planParams, maxNewTokens: 64 });
         }
       },
-      runExport() {
+      runExport(options = {}) {
         const { planParams, persona, plan } = get();
         if (!planParams) return fail('export', 'make a plan first');
         if (plan?.kind !== 'refined') return fail('export', 'the plan shown is a preview; refine it first (step 5)');
@@ -479,7 +480,7 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         lastGguf = null;
         set({ exported: { steps: {}, result: null, running: true }, gguf: { running: false, progress: null, result: null } });
         const slug = (persona.name || 'persona').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'persona';
-        client.send({ type: 'export', requestId: exportId, params: planParams, folderName: `${slug}-pruned-${Math.round(planParams.sparsity * 100)}` });
+        client.send({ type: 'export', requestId: exportId, params: planParams, folderName: `${slug}-pruned-${Math.round(planParams.sparsity * 100)}${options.quantize ? `-${options.quantize}` : ''}`, ...(options.quantize && { quantize: options.quantize }) });
       },
       exportFiles: () => lastExport,
       runGgufExport(ggufType) {

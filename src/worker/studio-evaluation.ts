@@ -63,6 +63,9 @@ export function heldOutQuestions(
   });
 }
 
+/** How an export's record names the evaluation sets' sequences (quantization's held-out NLL). */
+export const heldOutAnswersSource = (sequences: number) => `the dense model's answers to ${sequences} prompts calibration did not use (half under the persona)`;
+
 /** The held-out prompts split in two disjoint pools (alternating, so both span the bank), one set from each. */
 export async function buildEvaluationSets(options: EvaluationSetOptions): Promise<EvaluationSets> {
   const { tokenizer, format, persona, synthesize, sampling } = options;

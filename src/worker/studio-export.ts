@@ -9,7 +9,9 @@ import type { PlanWeights } from '../eval/apply-plan';
 import { applyPlanToModel } from '../eval/plan-model';
 import { forwardLogits } from '../model/generate';
 import { encodeModel } from '../onnx/model-io';
+import { exportModelCard } from '../onnx/export-model-card';
 import { manifestJsonText, prunedConfig, pruningManifest } from '../onnx/prune-export';
+import { quantizationRecord, type QuantizationRecord, type QuantizeRequest } from '../onnx/quantize-int4';
 import type { BrowserPipelineRuntime, PrunedModel } from './studio-runtime';
 import { createSession } from './session';
 
@@ -21,6 +23,10 @@ export interface ExportedFile {
 export interface ExportedFolder {
   files: ExportedFile[];
   pruned: PrunedModel;
+  /** pruning.json's `quantization` record, when the weights were quantized. */
+  quantization?: QuantizationRecord;
+  /** The float pruned graph a quantized export was made from: what verification compares with the masked dense model. */
+  floatGraph?: PrunedModel;
 }
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
@@ -30,11 +36,19 @@ export async function buildExportFiles(
   plan: PlanWeights,
   method: string,
   extraManifest: Record<string, unknown>,
+  quantize?: QuantizeRequest,
 ): Promise<ExportedFolder> {
-  const pruned = await runtime.prunedModel(plan);
+  const float = await runtime.prunedModel(plan);
+  const pruned = quantize ? await runtime.prunedModel(plan, quantize) : float;
+  let quantization: QuantizationRecord | undefined;
+  if (quantize) {
+    const sequences = quantize.heldOut?.sequences ?? [];
+    const nll = sequences.length ? { before: await runtime.prunedNll(float, sequences), after: await runtime.prunedNll(pruned, sequences) } : undefined;
+    quantization = quantizationRecord(quantize, pruned.quantizedMatMuls ?? 0, { before: float.bytes, after: pruned.bytes }, nll);
+  }
   const { bundle } = runtime;
   const keepPlan = { keep: plan.keep.map((k) => [...k]) };
-  const manifest = { ...pruningManifest(keepPlan, pruned.report, method), ...extraManifest };
+  const manifest = { ...pruningManifest(keepPlan, pruned.report, method), ...extraManifest, ...(quantization && { quantization }) };
   const files: ExportedFile[] = [
     { path: 'onnx/model.onnx', data: pruned.modelBytes },
     ...pruned.externalData.map((f) => ({ path: `onnx/${f.path}`, data: f.data })),
@@ -43,8 +57,9 @@ export async function buildExportFiles(
     { path: 'tokenizer_config.json', data: json(bundle.tokenizerConfig) },
     ...(bundle.generationConfig ? [{ path: 'generation_config.json', data: json(bundle.generationConfig) }] : []),
     { path: 'pruning.json', data: new TextEncoder().encode(manifestJsonText(manifest)) },
+    { path: 'README.md', data: new TextEncoder().encode(exportModelCard(manifest, { graphFile: 'onnx/model.onnx', genai: false, configJson: true })) },
   ];
-  return { files, pruned };
+  return { files, pruned, ...(quantization && { quantization, floatGraph: float }) };
 }
 
 export interface VerifyResult {
@@ -60,9 +75,9 @@ export interface VerifyResult {
  */
 export async function verifyExport(runtime: BrowserPipelineRuntime, folder: ExportedFolder, plan: PlanWeights, sequences: readonly (readonly number[])[]): Promise<VerifyResult> {
   const wasm = { kind: 'wasm' as const, info: { kind: 'wasm' as const, reason: 'verification', threads: 1 } };
-  const graph = folder.files.find((f) => f.path === 'onnx/model.onnx')!.data;
-  const externalData = folder.files.filter((f) => f.path.startsWith('onnx/') && f.path !== 'onnx/model.onnx').map((f) => ({ path: f.path.slice(5), data: f.data }));
-  const exported = (await createSession(ort, { ...runtime.bundle, modelBytes: graph, externalData }, wasm)).session;
+  // A quantized export differs from the masked model by design: the pruning is checked on its float graph.
+  const checked = folder.floatGraph ?? folder.pruned;
+  const exported = (await createSession(ort, { ...runtime.bundle, modelBytes: checked.modelBytes, externalData: checked.externalData }, wasm)).session;
   const { model, ffns } = runtime.decodedModel();
   const masked = (await createSession(ort, { ...runtime.bundle, modelBytes: encodeModel(applyPlanToModel(model, plan, ffns)).model, externalData: [] }, wasm)).session;
   try {

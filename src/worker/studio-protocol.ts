@@ -1,4 +1,5 @@
 /** Messages between the studio store and the studio worker (structured-clone safe; typed arrays stay binary). */
+import type { QuantizationRecord } from '../onnx/quantize-int4';
 import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import type { GgufWeightType } from '../gguf/llama-gguf';
 import type { HeldCalibration, PipelinePhase, PruneOutcome } from '../pipeline/persona-pipeline';
@@ -106,6 +107,8 @@ export interface ExportResult {
   intermediateSizes: number[];
   maxAbsError: number;
   verifiedSamples: number;
+  /** pruning.json's `quantization` record (sizes, held-out NLL before/after) when int4 was asked for. */
+  quantization?: QuantizationRecord;
 }
 
 export interface GgufResult {
@@ -132,7 +135,7 @@ export type StudioRequest =
   | { type: 'plan'; requestId: number; params: PlanParams }
   | { type: 'compare'; requestId: number; levels: { label: string; params: PlanParams }[]; prompt: string }
   | { type: 'chat'; requestId: number; text: string; persona: string; params: PlanParams | null; maxNewTokens: number }
-  | { type: 'export'; requestId: number; params: PlanParams; folderName: string }
+  | { type: 'export'; requestId: number; params: PlanParams; folderName: string; quantize?: 'int4' }
   /** The exported folder (its files, copied) converted to one GGUF file for llama.cpp. */
   | { type: 'export-gguf'; requestId: number; files: { path: string; data: Uint8Array }[]; fileName: string; ggufType: GgufWeightType };
 

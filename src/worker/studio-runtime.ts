@@ -21,7 +21,7 @@ import type { CalibrationStats } from '../calibration/stats';
 import type { PlanWeights } from '../eval/apply-plan';
 import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
 import { planCalibrationModel, planFeeds, planInputsModel, type PlanInputsModel } from '../eval/plan-model';
-import { sequenceNll } from '../eval/nll';
+import { sequenceNll, summariseNll, type NllSummary } from '../eval/nll';
 import { createGpuContext, type GpuContext } from '../gpu/context';
 import { GpuHeldOutKl } from '../gpu/held-out-kl-gpu';
 import { gpuTensorOf } from '../gpu/ort-tensor';
@@ -39,7 +39,8 @@ import { cutLayers, LayerCutError, type LayerCut } from '../onnx/layer-cut';
 import { graphFacts } from '../onnx/graph-facts';
 import { checkConfigAgainstGraph } from '../model/config-check';
 import { encodeModelPieces } from '../onnx/model-pieces';
-import { decodeModel, encodeModel, type OnnxModel } from '../onnx/model-io';
+import { decodeModel, encodeModel, tensorBytes, type OnnxModel } from '../onnx/model-io';
+import { quantizeMatMulsInt4, type Int4QuantizeOptions } from '../onnx/quantize-int4';
 import { countParameters, pruneModel, type PruneReport } from '../onnx/prune-export';
 import type { InstrumentedOutput } from '../onnx/instrument';
 import { readFfnWeights } from '../pipeline/ffn-weights';
@@ -58,6 +59,8 @@ export interface PrunedModel {
   report: PruneReport;
   /** Graph plus external data bytes. */
   bytes: number;
+  /** MatMuls turned into int4 MatMulNBits, when quantized. */
+  quantizedMatMuls?: number;
 }
 
 export interface StudioRuntimeHooks {
@@ -297,14 +300,17 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
     );
   }
 
-  /** The structurally pruned model, built in memory from the dense one (what export writes). */
-  async prunedModel(plan: PlanWeights): Promise<PrunedModel> {
+  /** The structurally pruned model, built in memory from the dense one (what export writes), optionally int4-quantized. */
+  async prunedModel(plan: PlanWeights, quantize?: Int4QuantizeOptions): Promise<PrunedModel> {
     const { model, ffns } = this.decodedModel();
-    const { model: pruned, report } = await pruneModel(model, { keep: plan.keep.map((k) => [...k]) }, {
+    const { model: sliced, report } = await pruneModel(model, { keep: plan.keep.map((k) => [...k]) }, {
       ffns,
       downWeights: plan.downWeights,
       channelMeans: plan.channelMeans?.map((m) => Float32Array.from(m)),
     });
+    // The decoded model holds every tensor's bytes, so the reader needs no file.
+    const quantized = quantize && (await quantizeMatMulsInt4(sliced, async (t) => tensorBytes(t), quantize));
+    const pruned = quantized?.model ?? sliced;
     const pieces = encodeModelPieces(pruned, { externalData: { location: 'model.onnx_data' } });
     const externalData = pieces.dataFiles.map((file) => ({
       path: file.location,
@@ -317,7 +323,19 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
       ),
     }));
     const bytes = pieces.model.byteLength + externalData.reduce((n, f) => n + f.data.byteLength, 0);
-    return { modelBytes: pieces.model, externalData, report, bytes };
+    return { modelBytes: pieces.model, externalData, report, bytes, ...(quantized && { quantizedMatMuls: quantized.quantized.length }) };
+  }
+
+  /** Pooled NLL of `sequences` under a pruned model, on WASM (so float and quantized models are measured alike). */
+  async prunedNll(pruned: PrunedModel, sequences: readonly (readonly number[])[]): Promise<NllSummary> {
+    const session = await this.sessionOf(pruned, 'wasm');
+    try {
+      const out: Float64Array[] = [];
+      for (const ids of sequences) out.push(await this.nllOnCpu(session, ids));
+      return summariseNll(out);
+    } finally {
+      await session.release();
+    }
   }
 
   /** Weight elements of the dense model (same count the exporter reports as `before`). */
@@ -416,13 +434,14 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
 
   /** Builds the pruned folder's files in memory; they stay in `exports` under the request's target name. */
   async exportModel(request: ExportRequest): Promise<ExportSummary> {
-    const built = await buildExportFiles(this, request.plan, request.method, request.manifest);
+    const built = await buildExportFiles(this, request.plan, request.method, request.manifest, request.quantize);
     this.exports.set(request.target, built);
     return {
       target: request.target,
       intermediateSizes: built.pruned.report.layers.map((l) => l.after),
       parameters: built.pruned.report.parameters,
       modelBytes: built.pruned.bytes,
+      ...(built.quantization && { quantization: { ...built.quantization } }),
     };
   }
 }

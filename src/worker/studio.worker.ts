@@ -13,7 +13,7 @@ import type { PruneRequest } from '../pipeline/request';
 import type { BuiltPlan } from '../pruning/plan-builder';
 import { chooseBackend, wasmThreads, type Backend } from './backend';
 import { BrowserPipelineRuntime } from './studio-runtime';
-import { answerNll, buildEvaluationSets, type EvaluationSets } from './studio-evaluation';
+import { answerNll, buildEvaluationSets, heldOutAnswersSource, type EvaluationSets } from './studio-evaluation';
 import { verifyExport, zipFolder } from './studio-export';
 import { ggufFromFolderFiles } from '../gguf/gguf-from-folder';
 import type { GgufWeightType } from '../gguf/llama-gguf';
@@ -89,7 +89,7 @@ async function handle(message: StudioRequest): Promise<void> {
     case 'chat':
       return chat(message.requestId, message.text, message.persona, message.params, message.maxNewTokens);
     case 'export':
-      return exportFolder(message.requestId, message.params, message.folderName);
+      return exportFolder(message.requestId, message.params, message.folderName, message.quantize);
     case 'export-gguf':
       return exportGguf(message.requestId, message.files, message.fileName, message.ggufType);
   }
@@ -307,6 +307,13 @@ function evaluationSets(): Promise<EvaluationSets> {
   return evaluation.sets;
 }
 
+/** The compare step's held-out answers (persona and plain) as whole sequences: what quantization is measured on. */
+async function heldOutAnswers() {
+  const { persona, general } = await evaluationSets();
+  const sequences = [...persona.samples, ...general.samples].map((s) => s.ids);
+  return { sequences, source: heldOutAnswersSource(sequences.length) };
+}
+
 /** Pooled perplexity of a set's answer tokens under a plan. */
 async function answerPerplexity(set: CalibrationSet, plan: PlanWeights): Promise<number> {
   const nll = await loaded().evaluateNll(set.samples.map((s) => s.ids), plan);
@@ -377,14 +384,15 @@ async function chat(requestId: number, text: string, persona: string, params: Pl
   }
 }
 
-async function exportFolder(requestId: number, params: PlanParams, folderName: string) {
+async function exportFolder(requestId: number, params: PlanParams, folderName: string, quantizeTo?: 'int4') {
   const rt = loaded();
   // Only the refined plan downloads: a preview is a quick approximation of it.
   if (!refined || !samePlanParams(refined.params, params)) throw new Error('the plan shown is a preview; refine it first (step 5)');
   const { plan, manifest } = refined;
   const step = (name: 'build' | 'verify' | 'zip', state: 'running' | 'done') => post({ type: 'export-progress', requestId, step: name, state });
   step('build', 'running');
-  const summaryOf = await rt.exportModel({ target: folderName, plan, method: plan.method, manifest });
+  const quantize = quantizeTo && { type: quantizeTo, heldOut: await heldOutAnswers() };
+  const summaryOf = await rt.exportModel({ target: folderName, plan, method: plan.method, manifest, ...(quantize && { quantize }) });
   const folder = rt.exports.get(folderName)!;
   rt.exports.delete(folderName);
   step('build', 'done');
@@ -407,6 +415,7 @@ async function exportFolder(requestId: number, params: PlanParams, folderName: s
       intermediateSizes: summaryOf.intermediateSizes,
       maxAbsError: verified.maxAbsError,
       verifiedSamples: verified.samples,
+      ...(folder.quantization && { quantization: folder.quantization }),
     },
   });
 }

@@ -3,6 +3,7 @@
  * model at all (a tokenizer, a decoder config, an ONNX graph), before anything large is downloaded.
  */
 import type { ModelConfig } from '../config';
+import { GENAI_CONFIG_FILE, parseGenaiConfig, type GenaiConfig } from '../genai-config';
 import type { SourceListing } from './listing';
 import type { SourceAccess } from './source-access';
 import { discoverVariants, type Variant } from './variants';
@@ -17,7 +18,10 @@ export interface Inspection {
   label: string;
   listing: SourceListing;
   variants: InspectedVariant[];
+  /** config.json; null for an onnxruntime-genai folder, whose config is made from genai_config.json and the graph on opening. */
   config: ModelConfig | null;
+  /** genai_config.json of an onnxruntime-genai folder without config.json. */
+  genaiConfig?: GenaiConfig;
   /** Why this source cannot be loaded, in words for the user; empty when it can. */
   problems: string[];
 }
@@ -46,7 +50,14 @@ export async function inspectSource(access: SourceAccess, signal?: AbortSignal):
 
   const problems: string[] = [];
   let config: ModelConfig | null = null;
-  if (!paths.has('config.json')) problems.push(`${access.label} has no config.json, which says the model's architecture.`);
+  let genaiConfig: GenaiConfig | undefined;
+  if (!paths.has('config.json') && paths.has(GENAI_CONFIG_FILE)) {
+    try {
+      genaiConfig = parseGenaiConfig(await readJson(GENAI_CONFIG_FILE));
+    } catch (error) {
+      problems.push(`${access.label}: ${(error as Error).message}.`);
+    }
+  } else if (!paths.has('config.json')) problems.push(`${access.label} has no config.json (nor an onnxruntime-genai genai_config.json), which says the model's architecture.`);
   else {
     const raw = await readJson('config.json');
     const problem = configProblem(raw);
@@ -69,6 +80,7 @@ export async function inspectSource(access: SourceAccess, signal?: AbortSignal):
     listing,
     variants: await Promise.all(variants.map(async (v) => ({ ...v, available: await available(v) }))),
     config,
+    ...(genaiConfig && { genaiConfig }),
     problems,
   };
 }

@@ -5,7 +5,9 @@
  * Blobs for the runtime worker and the model card.
  */
 import { memoryVerdict, type MemoryLimits, type MemoryVerdict } from '../memory-estimate';
+import { configFromGenai, GENAI_CONFIG_FILE, generationConfigFromGenai } from '../genai-config';
 import { modelCard, type ModelCard } from '../model-card';
+import { discoverFfns } from '../../onnx/ffn-discovery';
 import { checkExternalLocation, externalDataLocations, parseModel, type OnnxModel } from '../../onnx/model-io';
 import type { BundleFiles } from './bundle-files';
 import { externalTensors, findTruncation, checkCausalLm } from './graph-checks';
@@ -51,7 +53,8 @@ export async function openVariant(access: SourceAccess, inspection: Inspection, 
     return sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
   };
   const hasGenerationConfig = listed.has('generation_config.json');
-  const small = ['config.json', ...(hasGenerationConfig ? ['generation_config.json'] : []), 'tokenizer.json', 'tokenizer_config.json'];
+  const { genaiConfig } = inspection;
+  const small = [genaiConfig ? GENAI_CONFIG_FILE : 'config.json', ...(hasGenerationConfig ? ['generation_config.json'] : []), 'tokenizer.json', 'tokenizer_config.json'];
   const meter = new ProgressMeter(totalOf([...small, variant.graph.path, ...variant.dataFiles.map((f) => f.path)]), options.now);
   const fetchFile = (path: string) =>
     access.file(path, {
@@ -67,8 +70,10 @@ export async function openVariant(access: SourceAccess, inspection: Inspection, 
       },
     });
 
-  const config = await fetchFile('config.json');
-  const generationConfig = hasGenerationConfig ? await fetchFile('generation_config.json') : null;
+  // A genai folder's genai_config.json was read by inspection; its config is made once the graph is here.
+  const configFile = genaiConfig ? undefined : await fetchFile('config.json');
+  if (genaiConfig) await fetchFile(GENAI_CONFIG_FILE);
+  let generationConfig = hasGenerationConfig ? await fetchFile('generation_config.json') : null;
   const tokenizer = await fetchFile('tokenizer.json');
   const tokenizerConfig = await fetchFile('tokenizer_config.json');
   const graph = await fetchFile(variant.graph.path);
@@ -81,6 +86,10 @@ export async function openVariant(access: SourceAccess, inspection: Inspection, 
     await access.discard();
     throw error;
   }
+
+  const modelConfig = genaiConfig ? configFromGenai(genaiConfig, discoverFfns(header).map((f) => f.intermediateSize)) : inspection.config;
+  const config = genaiConfig ? jsonBlob(modelConfig) : configFile!;
+  if (genaiConfig) generationConfig ??= jsonBlob(generationConfigFromGenai(genaiConfig));
 
   // External data: exactly the files the graph names, relative to the graph's folder.
   const graphDir = variant.graph.path.slice(0, variant.graph.path.lastIndexOf('/') + 1);
@@ -95,7 +104,7 @@ export async function openVariant(access: SourceAccess, inspection: Inspection, 
   const extentOf = (location: string) => Math.max(...refs.filter((r) => r.location === location).map((r) => r.offset + r.length));
   const tokenizerSettings = JSON.parse(await tokenizerConfig.text()) as Record<string, unknown>;
   const cardFor = (dataSizes: number[]) =>
-    modelCard(header, inspection.config, [{ path: variant.graph.path, bytes: graph.size }, ...dataFiles.map((f, i) => ({ path: f.path, bytes: dataSizes[i]! }))], tokenizerSettings);
+    modelCard(header, modelConfig, [{ path: variant.graph.path, bytes: graph.size }, ...dataFiles.map((f, i) => ({ path: f.path, bytes: dataSizes[i]! }))], tokenizerSettings);
   let verdict: MemoryVerdict | undefined;
   if (options.memory) {
     const planned = cardFor(dataFiles.map((f) => listed.get(f.path) ?? extentOf(f.location)));
@@ -123,6 +132,8 @@ export async function openVariant(access: SourceAccess, inspection: Inspection, 
     verdict,
   };
 }
+
+const jsonBlob = (value: unknown) => new Blob([JSON.stringify(value)], { type: 'application/json' });
 
 /** One file at a time: a model's files share one connection's bandwidth, and progress reads file by file. */
 async function sequence<T>(tasks: (() => Promise<T>)[]): Promise<T[]> {

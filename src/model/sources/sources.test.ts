@@ -118,6 +118,25 @@ describe('hub sources', () => {
     expect((await story(opened)).length).toBeGreaterThan(0);
   });
 
+  it.each(['hub', 'url', 'folder'] as const)('opens an onnxruntime-genai folder without config.json (%s): shape from genai_config.json and the graph', async (kind) => {
+    const dir = join(root, 'test-org/stories-genai-builder');
+    const paths = (await readdir(dir)).sort();
+    const access =
+      kind === 'hub'
+        ? fromHub('stories-genai-builder')
+        : kind === 'url'
+          ? urlAccess(`${hub.url}/test-org/stories-genai-builder/resolve/main/`, 'genai by URL', { store: new MemoryFileStore(), fetch })
+          : localAccess('stories-genai-builder', new Map(await Promise.all(paths.map(async (p) => [p, new Blob([await readFile(join(dir, p))])] as const))));
+    const inspection = await inspectSource(access);
+    expect(inspection.problems).toEqual([]);
+    expect(inspection.config).toBeNull();
+    const opened = await openVariant(access, inspection, inspection.variants[0]!.id, { memory });
+    const bundle = await readBundleFiles(opened.files);
+    expect(bundle.config).toMatchObject({ model_type: 'llama', hidden_size: 64, intermediate_size: 172, num_hidden_layers: 5, num_key_value_heads: 4, head_dim: 16, vocab_size: 512, eos_token_id: 2 });
+    expect(opened.card.ffnSizes?.value).toEqual([172, 172, 172, 172, 172]);
+    expect((await story(opened)).startsWith(STORY_START)).toBe(true);
+  });
+
   it('says what is missing from a repository without a tokenizer, downloads no graph and keeps nothing', async () => {
     const store = new MemoryFileStore();
     const access = fromHub('no-tokenizer', store);
