@@ -10,7 +10,7 @@ import { readGguf } from '../import/gguf-file';
 import { ggufLayout } from '../import/gguf-writer';
 import { checkOutput } from '../node/output-guard';
 import { ModelFileSource } from '../onnx/model-stream-node';
-import { findModelFile } from '../onnx/prune-folder-node';
+import { findGraphFile } from '../node/model-folder';
 import type { KeepPlan } from '../pruning/keep-plan';
 import { ggufLlamaSource } from './gguf-from-gguf';
 import { folderGgufSource } from './gguf-from-folder';
@@ -62,7 +62,7 @@ async function openSource(model: string, plan: KeepPlan | undefined): Promise<{ 
     const gguf = await readGguf(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return { source: ggufLlamaSource(gguf, plan), close: async () => {} };
   }
-  const graph = await ModelFileSource.open(join(model, await findModelFile(model)));
+  const graph = await ModelFileSource.open(join(model, await findGraphFile(model)));
   const readJson = async (name: string) => {
     const path = join(model, name);
     try {

@@ -27,7 +27,7 @@ export async function findGraphFile(dir: string): Promise<string> {
   for (const candidate of ['onnx/model.onnx', 'model.onnx']) {
     if (await access(join(dir, candidate)).then(() => true, () => false)) return candidate;
   }
-  throw new Error(`${dir} is not a model folder: neither onnx/model.onnx nor model.onnx is there`);
+  throw new Error(`${dir} is not a model folder: it holds no onnx/model.onnx or model.onnx (pass the graph path explicitly)`);
 }
 
 /** The graph's shape facts, from its protobuf alone (external data is not read). */

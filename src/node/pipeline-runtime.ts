@@ -24,7 +24,7 @@ import { cutLayers, type LayerCut } from '../onnx/layer-cut';
 import type { InstrumentedOutput } from '../onnx/instrument';
 import { readModelFile } from '../onnx/model-files';
 import { encodeModel, type OnnxModel } from '../onnx/model-io';
-import { exportPrunedFolder, findModelFile, writeModelCard } from '../onnx/prune-folder-node';
+import { exportPrunedFolder, writeModelCard } from '../onnx/prune-folder-node';
 import { readFfnWeights } from '../pipeline/ffn-weights';
 import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions, RuntimeLayerwiseOptions } from '../pipeline/runtime';
 import type { LayerWeights } from '../pruning/scoring';
@@ -34,7 +34,7 @@ import type { CalibrationStats } from '../calibration/stats';
 import { moveIntoPlace } from './folder-io';
 import { sessionNll } from './held-out-nll';
 import { checkOutput } from './output-guard';
-import { loadNodeModel, type NodeModel } from './model-folder';
+import { findGraphFile, loadNodeModel, type NodeModel } from './model-folder';
 
 export interface NodeRuntimeOptions {
   /** Graph path inside the folder (default: onnx/model.onnx, else model.onnx). */
@@ -68,7 +68,7 @@ export class NodePipelineRuntime implements PipelineRuntime {
   ) {}
 
   static async open(dir: string, options: NodeRuntimeOptions = {}): Promise<NodePipelineRuntime> {
-    const modelFile = options.modelFile ?? (await findModelFile(dir));
+    const modelFile = options.modelFile ?? (await findGraphFile(dir));
     const plain = await loadNodeModel(dir, modelFile);
     // loadNodeModel has already parsed it, so this cannot be missing or malformed.
     const tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { exportedGenaiConfig, GENAI_CONFIG_FILE, parseGenaiConfig } from '../model/genai-config';
 import { exists, moveIntoPlace } from '../node/folder-io';
 import { modelNll } from '../node/held-out-nll';
-import { readModelFolderMeta } from '../node/model-folder';
+import { findGraphFile, readModelFolderMeta } from '../node/model-folder';
 import { checkOutput } from '../node/output-guard';
 import { exportModelCard } from './export-model-card';
 import { type KeepPlan } from '../pruning/keep-plan';
@@ -60,18 +60,13 @@ const INLINE_LIMIT = 1 << 30;
 /** Files of a model folder that are weights (never copied unpruned) or regenerated. */
 const SKIP = /\.(onnx|onnx_data(_\d+)?|onnx\.data(_\d+)?|gguf|bin|safetensors|pt|pth)$|^(config|pruning|genai_config)\.json$|^README\.md$/i;
 
-export async function findModelFile(modelDir: string): Promise<string> {
-  for (const candidate of ['onnx/model.onnx', 'model.onnx']) if (await exists(join(modelDir, candidate))) return candidate;
-  throw new Error(`${modelDir} holds no onnx/model.onnx or model.onnx; pass the graph path explicitly`);
-}
-
 export async function exportPrunedFolder(options: ExportFolderOptions): Promise<ExportFolderResult> {
-  const modelFile = options.modelFile ?? (await findModelFile(options.modelDir));
+  const modelFile = options.modelFile ?? (await findGraphFile(options.modelDir));
   const target = resolve(options.outDir);
   const outputCheck = { overwrite: options.overwrite, sources: [options.modelDir, options.floatModelDir] };
   await checkOutput(options.outDir, outputCheck);
   const source = await ModelFileSource.open(join(options.modelDir, modelFile));
-  const floatSource = options.floatModelDir ? await ModelFileSource.open(join(options.floatModelDir, await findModelFile(options.floatModelDir))) : undefined;
+  const floatSource = options.floatModelDir ? await ModelFileSource.open(join(options.floatModelDir, await findGraphFile(options.floatModelDir))) : undefined;
   const temp = `${target}.partial-${process.pid}`;
   try {
     const ffns = discoverFfns(source.model);
