@@ -13,7 +13,10 @@ import type { Row } from './row';
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
-const selected = [...args.filter((a, i) => a !== '--only' && i !== onlyAt + 1), ...(onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',').filter(Boolean) : [])];
+const selected = [
+  ...args.filter((_, i) => onlyAt < 0 || (i !== onlyAt && i !== onlyAt + 1)),
+  ...(onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',').filter(Boolean) : []),
+];
 const wanted = new Set(selected.map((s) => s.split(':')[0]!));
 /** Row names asked for, per group (none: every row of the group). */
 const rowsOf = (group: string) => new Set(selected.filter((s) => s.startsWith(`${group}:`)).map((s) => s.slice(group.length + 1)));
