@@ -1,12 +1,12 @@
 /**
  * Calibration rows, measured in Chromium on its WebGPU adapter (SwiftShader here: no GPU) through the
- * kernel test page (src/gpu/test-page/bench.ts), so both sides of each ratio run on the same backend:
+ * kernel test page (src/testing/kernel-page/bench.ts), so both sides of each ratio run on the same backend:
  * P1 = calibration pass with on-GPU accumulation / plain forward pass (target <= 1.10),
  * P2 = JS download + accumulation / on-GPU accumulation (target >= 5x).
  */
 import { withBuiltApp } from './browser-app';
-import type { CalibrationBench } from '../src/gpu/test-page/bench';
-import type {} from '../src/gpu/test-page/main';
+import type { CalibrationBench } from '../src/testing/kernel-page/bench';
+import type {} from '../src/testing/kernel-page/main';
 import type { Row } from './row';
 
 const PORT = 4188;

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SYNTHETIC_SHAPES, buildSyntheticModel } from '../src/fixtures/synthetic';
-import { loadBuiltin } from '../src/import/test-fixtures';
+import { loadBuiltin } from '../src/fixtures/builtin';
 import { buildTokenizerFiles } from '../src/import/tokenizer-json';
 import type { Row } from './row';
 

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SYNTHETIC_SHAPES, buildSyntheticModel, type SyntheticShape } from '../src/fixtures/synthetic';
-import { loadBuiltin } from '../src/import/test-fixtures';
+import { loadBuiltin } from '../src/fixtures/builtin';
 import { exists } from '../src/node/folder-io';
 import type { Row } from './row';
 

@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
-import { calibrationStatsError, statsFromJson } from '../src/calibration/stats';
-import type {} from '../src/gpu/test-page/main';
+import { statsFromJson } from '../src/core/stats';
+import { calibrationStatsError } from '../src/gpu/kernels/errors';
+import type {} from '../src/testing/kernel-page/main';
 
 // 172² f32 values per layer: 1 MB holds all 5 Gram matrices, so one pass.
 const GRAM_BUDGET = 1 << 20;

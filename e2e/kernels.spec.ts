@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { kernelChecks } from '../src/gpu/kernel-checks';
-import type {} from '../src/gpu/test-page/main';
+import { kernelChecks } from '../src/testing/kernel-checks';
+import type {} from '../src/testing/kernel-page/main';
 
 test('every WGSL kernel matches its float64 CPU reference in Chromium (WebGPU)', async ({ page }) => {
   await page.goto('/kernel-tests.html');

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { readGguf } from '../src/import/gguf-file';
-import { builtinBytesCopy, builtinGgufPath } from '../src/import/test-fixtures';
+import { builtinBytesCopy, builtinGgufPath } from '../src/fixtures/builtin';
 import { buildHubFixtures } from './hub-fixtures';
 import { startHubServer, type HubServer } from './hub-server';
 

@@ -9,11 +9,11 @@ import { unzipSync } from 'fflate';
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import * as ort from 'onnxruntime-node';
 import { referenceLogits } from '../src/import/llama-reference';
-import { loadBuiltin } from '../src/import/test-fixtures';
+import { loadBuiltin } from '../src/fixtures/builtin';
 import { discoverFfns } from '../src/onnx/ffn-discovery';
 import { decodeModel } from '../src/onnx/model-io';
 import { countParameters } from '../src/onnx/prune-export';
-import { readFfnWeights } from '../src/pipeline/ffn-weights';
+import { readFfnWeights } from '../src/pruning/ffn-weights';
 
 async function shot(page: Page, info: TestInfo, name: string) {
   await page.screenshot({ path: info.outputPath(`${name}.png`), fullPage: true });

@@ -16,10 +16,10 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SYNTHESIS } from '../src/calibration/calibration-set';
 import { encodePrompt, renderPrompt } from '../src/calibration/persona-prompt';
-import type { CalibrationSample } from '../src/calibration/engine-batches';
+import type { CalibrationSample } from '../src/core/stats';
 import type { PlanWeights } from '../src/eval/apply-plan';
 import { summariseNll } from '../src/eval/nll';
-import { evaluationIds } from '../src/eval/text-set';
+import { evaluationIds } from '../src/pipeline/text-set';
 import { NodePipelineRuntime } from '../src/node/pipeline-runtime';
 import { PersonaPipeline, type PipelineProgress } from '../src/pipeline/persona-pipeline';
 import type { PruneRequest } from '../src/pipeline/request';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { referenceGreedy } from '../import/llama-reference';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { buildTokenizerFiles } from '../import/tokenizer-json';
 import { loadTokenizer } from '../model/tokenizer';
 import { buildCalibrationSet, buildGenericCalibrationSet, DEFAULT_SYNTHESIS, type CalibrationTokenizer, type Synthesize } from './calibration-set';

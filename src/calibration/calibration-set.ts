@@ -6,7 +6,7 @@
  */
 import { createRng } from '../model/sampling';
 import type { TextTokenizer } from '../model/tokenizer';
-import type { CalibrationSample } from './engine-batches';
+import type { CalibrationSample } from '../core/stats';
 import { encodePrompt, renderPrompt, type PromptFormat } from './persona-prompt';
 import { selectBySensitivity } from './sensitivity';
 

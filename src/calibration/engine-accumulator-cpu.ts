@@ -1,6 +1,6 @@
 /** The no-WebGPU accumulator: float64 sums on the CPU with the kernels' reference code. */
-import { accumulateChannelStats } from '../gpu/reference/channel-stats';
-import { accumulateGram } from '../gpu/reference/gram';
+import { accumulateChannelStats } from '../gpu/kernels/channel-stats/reference';
+import { accumulateGram } from '../gpu/kernels/gram/reference';
 import { readFloat32 } from '../model/logits';
 import { checkActivations, copyLayerStats, type AccumulatorFactory } from './engine-accumulator';
 

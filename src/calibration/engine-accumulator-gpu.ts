@@ -4,10 +4,10 @@
  * that are on the CPU (onnxruntime-node feeding Dawn in tests and the bench) are uploaded first.
  */
 import { writeBytes } from '../gpu/buffers';
-import { GpuChannelStats } from '../gpu/channel-stats';
+import { GpuChannelStats } from '../gpu/kernels/channel-stats/channel-stats';
 import type { GpuContext, GpuTensor } from '../gpu/context';
 import { elementTypeOf } from '../gpu/elements';
-import { GpuGram } from '../gpu/gram';
+import { GpuGram } from '../gpu/kernels/gram/gram';
 import { gpuTensorOf } from '../gpu/ort-tensor';
 import type { OrtTensor } from '../model/ort';
 import { checkActivations, copyLayerStats, type AccumulatorFactory } from './engine-accumulator';

@@ -4,7 +4,7 @@
  * onnxruntime-node, engine-accumulator-cpu.ts). The engine does not care which.
  */
 import type { OrtTensor } from '../model/ort';
-import type { CalibrationStats, LayerStats } from './stats';
+import type { CalibrationStats, LayerStats } from '../core/stats';
 
 export interface AccumulatorSpec {
   /** FFN channels of every layer. */

@@ -1,7 +1,8 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import type { DecoderIO } from '../model/decoder-io';
-import { batchEnd, batchFeeds, checkSamples, makeBatch, type CalibrationSample } from './engine-batches';
+import { batchEnd, batchFeeds, checkSamples, makeBatch } from './engine-batches';
+import { type CalibrationSample } from '../core/stats';
 
 const sample = (ids: number[], weight = 1): CalibrationSample => ({ ids, weights: new Float32Array(ids.length).fill(weight) });
 

@@ -1,12 +1,7 @@
 /** Calibration samples grouped into padded batches, and the feeds that run one batch. */
 import { emptyPast, type DecoderIO } from '../model/decoder-io';
 import type { OrtModule, OrtTensor } from '../model/ort';
-
-export interface CalibrationSample {
-  ids: number[];
-  /** One weight per token: sample weight x mask (e.g. 0 on the prompt, the sample's weight on the response). */
-  weights: Float32Array;
-}
+import type { CalibrationSample } from '../core/stats';
 
 /** Samples [start, end) as one right-padded batch [rows, length]. */
 export interface Batch {

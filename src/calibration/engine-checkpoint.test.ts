@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCheckpoint, samplesKey, serializeCheckpoint, type CalibrationCheckpoint } from './engine-checkpoint';
-import { emptyCalibrationStats } from './stats';
+import { emptyCalibrationStats } from '../core/stats';
 
 describe('calibration checkpoints', () => {
   it('survive JSON exactly, float64 sums and Gram matrices included', () => {

@@ -2,8 +2,8 @@
  * A calibration run's saved state: the statistics so far and where to continue. Plain data (structured-
  * clone safe for postMessage and IndexedDB) with a JSON form for files.
  */
-import type { CalibrationSample } from './engine-batches';
-import { statsFromJson, statsToJson, type CalibrationStats, type CalibrationStatsJson } from './stats';
+import type { CalibrationSample } from '../core/stats';
+import { statsFromJson, statsToJson, type CalibrationStats, type CalibrationStatsJson } from '../core/stats';
 
 export interface CalibrationCheckpoint {
   version: 1;

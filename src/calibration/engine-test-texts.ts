@@ -3,7 +3,7 @@
  * these tests) shared by the engine's unit tests, the browser tests and the bench.
  */
 import type { TextTokenizer } from '../model/tokenizer';
-import type { CalibrationSample } from './engine-batches';
+import type { CalibrationSample } from '../core/stats';
 
 export const CALIBRATION_TEST_TEXTS: readonly string[] = [
   'Once upon a time, there was a little boy named Tom. He liked to build towers with his red blocks. One day, the tallest tower fell down, and Tom felt sad. His mom helped him build it again, and it was even taller than before.',

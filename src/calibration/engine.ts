@@ -6,16 +6,17 @@
  *
  * Gram matrices (optional) are planned against a memory budget: pass 0 accumulates the channel
  * statistics of every layer and the Gram matrices of the first group of layers; each further pass runs
- * all samples again for the next group (see gpu/gram-plan.ts).
+ * all samples again for the next group (see gpu/kernels/gram/gram-plan.ts).
  */
-import { planGramPasses } from '../gpu/gram-plan';
+import { planGramPasses } from '../gpu/kernels/gram/gram-plan';
 import type { ModelConfig } from '../model/config';
 import { describeDecoder, disposeAll, type DecoderIO } from '../model/decoder-io';
 import type { OrtModule, OrtSession, OrtTensor } from '../model/ort';
 import type { AccumulatorFactory, StatsAccumulator } from './engine-accumulator';
-import { batchEnd, batchFeeds, checkSamples, makeBatch, type CalibrationSample } from './engine-batches';
+import { batchEnd, batchFeeds, checkSamples, makeBatch } from './engine-batches';
+import { type CalibrationSample } from '../core/stats';
 import { samplesKey, type CalibrationCheckpoint } from './engine-checkpoint';
-import { emptyCalibrationStats, type CalibrationStats } from './stats';
+import { emptyCalibrationStats, type CalibrationStats } from '../core/stats';
 
 /** An instrumented model: its session and, per layer in order, the graph output holding the down_proj input. */
 export interface CalibrationModel {
@@ -38,7 +39,7 @@ export interface CalibrationProgress {
   tokensPerSecond: number;
   /** Seconds left for every remaining pass; undefined before the first batch has been timed. */
   etaSeconds: number | undefined;
-  /** With Gram matrices: their memory plan and what it costs (gpu/gram-plan.ts), for the user to see. */
+  /** With Gram matrices: their memory plan and what it costs (gpu/kernels/gram/gram-plan.ts), for the user to see. */
   gramPlan?: string;
 }
 

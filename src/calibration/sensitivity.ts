@@ -1,9 +1,9 @@
 /**
  * Persona sensitivity of a question (Persona-Pruner's filter): how much the target persona changes the
  * model's last-token hidden states compared with reference personas, over a middle range of layers.
- * The cosine itself is the CPU reference of the GPU kernel (gpu/reference/cosine.ts).
+ * The cosine itself is the CPU reference of the GPU kernel (gpu/kernels/cosine/reference.ts).
  */
-import { meanCosineSimilarity } from '../gpu/reference/cosine';
+import { meanCosineSimilarity } from '../gpu/kernels/cosine/reference';
 import type { TextTokenizer } from '../model/tokenizer';
 import { encodePrompt, renderPrompt, type PromptFormat } from './persona-prompt';
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GgufModel } from '../import/gguf-file';
 import { importGguf } from '../import/import-gguf';
 import { referenceLogits } from '../import/llama-reference';
-import { builtinGgufPath, loadBuiltin } from '../import/test-fixtures';
+import { builtinGgufPath, loadBuiltin } from '../fixtures/builtin';
 import { writeFolderAtomic } from '../node/folder-io';
 import { readModelFolderMeta } from '../node/model-folder';
 import { batchCommand } from './batch';

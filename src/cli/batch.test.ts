@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importGguf } from '../import/import-gguf';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { writeFolderAtomic } from '../node/folder-io';
 import { personaFolder } from './batch';
 

@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GgufModel } from '../import/gguf-file';
 import { importGguf } from '../import/import-gguf';
 import { referenceLogits } from '../import/llama-reference';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { buildTokenizerFiles } from '../import/tokenizer-json';
 import { loadTokenizer } from '../model/tokenizer';
 import { writeFolderAtomic } from '../node/folder-io';
-import { exportPrunedFolder } from '../onnx/prune-folder-node';
-import { keepMasks } from '../pruning/keep-plan';
+import { exportPrunedFolder } from '../node/prune-folder';
+import { keepMasks } from '../core/keep-plan';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run('npx', ['tsx', 'src/cli/main.ts', 'eval', ...args]);

@@ -1,6 +1,6 @@
 /** `eval`: NLL and perplexity of a model folder on a set of texts (BOS prepended, every later token predicted). */
 import { readFile } from 'node:fs/promises';
-import { evaluateTexts, evaluationIds } from '../eval/text-set';
+import { evaluateTexts, evaluationIds } from '../pipeline/text-set';
 import { lengthProblem, positionLimit } from '../model/positions';
 import { NodePipelineRuntime } from '../node/pipeline-runtime';
 import { CliUsageError, parseCommandArgs } from './args';

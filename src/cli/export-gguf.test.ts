@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gguf as parseGguf } from '@huggingface/gguf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinGgufPath } from '../import/test-fixtures';
+import { builtinGgufPath } from '../fixtures/builtin';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run('npx', ['tsx', 'src/cli/main.ts', 'export', ...args]);

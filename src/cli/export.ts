@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { readModelFolderMeta } from '../node/model-folder';
-import { exportPrunedFolder } from '../onnx/prune-folder-node';
-import { exportGgufFile } from '../gguf/gguf-export-node';
+import { exportPrunedFolder } from '../node/prune-folder';
+import { exportGgufFile } from '../node/gguf-export';
 import { GGUF_WEIGHT_TYPES, type GgufWeightType } from '../gguf/llama-gguf';
-import { planSparsity, type KeepPlan } from '../pruning/keep-plan';
+import { planSparsity, type KeepPlan } from '../core/keep-plan';
 import { CliUsageError, parseCommandArgs } from './args';
 import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-option';
 import { printWarnings } from './warnings';

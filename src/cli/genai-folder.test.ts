@@ -14,7 +14,7 @@ import { compareWithReference, loadReference } from '../fixtures/verify';
 import { referenceGreedy } from '../import/llama-reference';
 import { generate } from '../model/generate';
 import { loadNodeModel } from '../node/model-folder';
-import { keepMasks } from '../pruning/keep-plan';
+import { keepMasks } from '../core/keep-plan';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run('npx', ['tsx', 'src/cli/main.ts', ...args]);

@@ -7,11 +7,11 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importGguf } from '../import/import-gguf';
 import { referenceLogits } from '../import/llama-reference';
-import { builtinGgufPath, loadBuiltin } from '../import/test-fixtures';
+import { builtinGgufPath, loadBuiltin } from '../fixtures/builtin';
 import { forwardLogits, generate } from '../model/generate';
 import { writeFolderAtomic } from '../node/folder-io';
 import { loadNodeModel } from '../node/model-folder';
-import { keepMasks } from '../pruning/keep-plan';
+import { keepMasks } from '../core/keep-plan';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run('npx', ['tsx', 'src/cli/main.ts', ...args]);

@@ -1,5 +1,5 @@
 /** The `--quantize` options `export`, `prune` and `batch` share: int4 MatMulNBits, and held-out texts to measure it on. */
-import { evaluationIds } from '../eval/text-set';
+import { evaluationIds } from '../pipeline/text-set';
 import type { QuantizeRequest } from '../onnx/quantize-int4';
 import type { PipelineTokenizer } from '../pipeline/runtime';
 import { CliUsageError, numberOption } from './args';

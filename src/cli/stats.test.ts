@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALIBRATION_TEST_TEXTS } from '../calibration/engine-test-texts';
 import { buildLlamaOnnx } from '../import/llama-onnx';
 import { importGguf } from '../import/import-gguf';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { valueInfo } from '../onnx/builders';
 import { encodeModel } from '../onnx/model-io';
 import { DataType } from '../onnx/proto';

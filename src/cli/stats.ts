@@ -2,9 +2,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { runCalibration, type CalibrationProgress } from '../calibration/engine';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
-import type { CalibrationSample } from '../calibration/engine-batches';
-import { loadNodeCalibrationModel } from '../calibration/engine-node';
-import { statsToJson } from '../calibration/stats';
+import type { CalibrationSample } from '../core/stats';
+import { loadNodeCalibrationModel } from '../node/calibration-engine';
+import { statsToJson } from '../core/stats';
 import type { TextTokenizer } from '../model/tokenizer';
 import { lengthProblem, positionLimit } from '../model/positions';
 import { checkOutput } from '../node/output-guard';

@@ -5,20 +5,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GGMLQuantizationType } from '@huggingface/gguf';
-import { accumulateChannelStats, emptyChannelStats } from '../gpu/reference/channel-stats';
-import { accumulateGram } from '../gpu/reference/gram';
+import { accumulateChannelStats } from '../gpu/kernels/channel-stats/reference';
+import { emptyChannelStats } from '../core/stats';
+import { accumulateGram } from '../gpu/kernels/gram/reference';
 import { readGguf, type GgufModel } from '../import/gguf-file';
-import { encodeF32 } from '../import/gguf-writer';
+import { encodeF32 } from '../onnx/float16';
 import { hfConfig } from '../import/import-gguf';
 import { referenceGreedy, referenceLogits } from '../import/llama-reference';
-import { loadBuiltin, rewriteGguf } from '../import/test-fixtures';
+import { loadBuiltin, rewriteGguf } from '../fixtures/builtin';
 import { buildTokenizerFiles } from '../import/tokenizer-json';
 import type { ModelConfig } from '../model/config';
 import { loadTokenizer } from '../model/tokenizer';
 import { modelShapeFromConfig } from '../pruning/estimates';
-import { keepMasks } from '../pruning/keep-plan';
+import { keepMasks } from '../core/keep-plan';
 import { buildPlan } from '../pruning/plan-builder';
-import type { LayerStats } from '../calibration/stats';
+import type { LayerStats } from '../core/stats';
 import { applyPlanToWeights, type PlanWeights } from './apply-plan';
 import { sequenceNll, summariseNll } from './nll';
 

@@ -4,7 +4,7 @@
  * exactly that (gate/up of the channel may stay: their output is multiplied by a zero row), refit rows
  * replace the kept ones, and bias compensation becomes a bias on the down_proj output.
  */
-import { validateKeepPlan, type KeepPlan } from '../pruning/keep-plan';
+import { validateKeepPlan, type KeepPlan } from '../core/keep-plan';
 
 export interface PlanWeights extends KeepPlan {
   /** Per layer, refit down_proj rows [keep[l].length, hidden] in keep order. */

@@ -6,15 +6,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CalibrationSample } from '../calibration/engine-batches';
+import type { CalibrationSample } from '../core/stats';
 import type { GgufModel } from '../import/gguf-file';
 import { importGguf } from '../import/import-gguf';
 import { referenceLogits } from '../import/llama-reference';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { createRng } from '../model/sampling';
 import { writeFolderAtomic } from '../node/folder-io';
 import { NodePipelineRuntime } from '../node/pipeline-runtime';
-import { keepMasks } from '../pruning/keep-plan';
+import { keepMasks } from '../core/keep-plan';
 import { klRowWeights } from './held-out-kl';
 
 let dir: string;

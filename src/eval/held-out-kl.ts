@@ -4,9 +4,10 @@
  * t predicts ids[t + 1] and counts with that token's weight (answer tokens, user examples), so the prompt
  * only conditions. Platform neutral; runtimes supply the logits (CPU reference here, or the GPU kernel).
  */
-import { batchEnd, batchFeeds, makeBatch, type CalibrationSample } from '../calibration/engine-batches';
+import { batchEnd, batchFeeds, makeBatch } from '../calibration/engine-batches';
+import { type CalibrationSample } from '../core/stats';
 import { samplesKey } from '../calibration/engine-checkpoint';
-import { klDivergence } from '../gpu/reference/kl-divergence';
+import { klDivergence } from '../gpu/kernels/kl-divergence/reference';
 import type { DecoderIO } from '../model/decoder-io';
 import { disposeAll } from '../model/decoder-io';
 import type { OrtModule, OrtSession, OrtTensor } from '../model/ort';

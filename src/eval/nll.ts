@@ -1,8 +1,8 @@
 /**
  * Negative log-likelihood and perplexity of texts on the CPU (the Node evaluation path). The per-token
- * NLL is the CPU reference of the GPU NLL kernel, gpu/reference/token-nll.ts (stable log-softmax in float64).
+ * NLL is the CPU reference of the GPU NLL kernel, gpu/kernels/token-nll/reference.ts (stable log-softmax in float64).
  */
-import { tokenNll } from '../gpu/reference/token-nll';
+import { tokenNll } from '../gpu/kernels/token-nll/reference';
 
 /**
  * NLL (nats) of a token sequence under the logits of the same sequence ([ids.length, vocab] row-major):

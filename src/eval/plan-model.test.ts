@@ -6,14 +6,14 @@ import { calibrationTestSamples } from '../calibration/engine-test-texts';
 import type { GgufModel } from '../import/gguf-file';
 import { importGguf } from '../import/import-gguf';
 import { referenceLogits } from '../import/llama-reference';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { writeFolderAtomic } from '../node/folder-io';
 import { NodePipelineRuntime } from '../node/pipeline-runtime';
 import { modelShapeFromConfig } from '../pruning/estimates';
-import { keepMasks } from '../pruning/keep-plan';
+import { keepMasks } from '../core/keep-plan';
 import { buildPlan, type ScoringMethod } from '../pruning/plan-builder';
 import { sequenceNll } from './nll';
-import { evaluationIds } from './text-set';
+import { evaluationIds } from '../pipeline/text-set';
 
 let dir: string;
 let gguf: GgufModel;

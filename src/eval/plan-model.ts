@@ -16,7 +16,7 @@ import { instrumentModel, type InstrumentedOutput } from '../onnx/instrument';
 import type { OnnxModel } from '../onnx/model-io';
 import { DataType, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto';
 import type { OrtModule, OrtTensor } from '../model/ort';
-import { readFfnWeights } from '../pipeline/ffn-weights';
+import { readFfnWeights } from '../pruning/ffn-weights';
 import { applyPlanToWeights, type PlanWeights } from './apply-plan';
 
 /** The tensor a layer's down_proj reads as its weight ([C, hidden]) and the bias added to its output ([hidden]). */

@@ -1,12 +1,12 @@
 /**
  * A model folder's graph plus its config.json / tokenizer.json / tokenizer_config.json as a
- * LlamaGgufSource, whatever holds the files: Node reads them from disk (gguf-export-node.ts), the
+ * LlamaGgufSource, whatever holds the files: Node reads them from disk (node/gguf-export.ts), the
  * studio from the exported folder in memory (ggufFromFolderFiles). Platform neutral.
  */
 import type { ModelConfig } from '../model/config';
 import { parseModel, tensorBytes, type OnnxModel } from '../onnx/model-io';
 import { externalSource } from '../onnx/model-pieces';
-import type { KeepPlan } from '../pruning/keep-plan';
+import type { KeepPlan } from '../core/keep-plan';
 import { onnxLlamaSource, type InitializerReader } from './gguf-from-onnx';
 import { ggufTokenizerMetadata } from './gguf-tokenizer';
 import { assembleGguf, GgufExportError, planLlamaGguf, type GgufExportPlan, type GgufWeightType, type LlamaGgufSource } from './llama-gguf';

@@ -4,7 +4,7 @@
  * metadata, is carried as it is. Tensors are sliced one at a time when the writer asks. Platform neutral.
  */
 import type { GgufModel } from '../import/gguf-file';
-import { validateKeepPlan, type KeepPlan } from '../pruning/keep-plan';
+import { validateKeepPlan, type KeepPlan } from '../core/keep-plan';
 import { keepFfnChannels, type LlamaGgufSource } from './llama-gguf';
 
 export function ggufLlamaSource(model: GgufModel, plan?: KeepPlan): LlamaGgufSource {

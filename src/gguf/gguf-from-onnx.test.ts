@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtureSet, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
 import { readGguf } from '../import/gguf-file';
 import { unpermuteRopeRows } from '../import/llama-onnx';
-import { exportGgufFile } from './gguf-export-node';
+import { exportGgufFile } from '../node/gguf-export';
 import { ggufFromFolderFiles } from './gguf-from-folder';
 import { permuteRopeRows } from './gguf-from-onnx';
 

@@ -16,8 +16,8 @@ import { dequantizeInt4 } from '../onnx/int4';
 import type { OnnxModel } from '../onnx/model-io';
 import { DataType, type NodeProto, type TensorProto } from '../onnx/proto';
 import { readInt4 } from '../onnx/prune-export';
-import type { KeepPlan } from '../pruning/keep-plan';
-import { validateKeepPlan } from '../pruning/keep-plan';
+import type { KeepPlan } from '../core/keep-plan';
+import { validateKeepPlan } from '../core/keep-plan';
 import { GgufExportError, keepFfnChannels, type LlamaGgufShape, type LlamaGgufSource } from './llama-gguf';
 
 /** A tensor's raw bytes, inline or from external data. */

@@ -11,13 +11,13 @@ import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp'
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importGguf } from '../import/import-gguf';
-import { builtinGgufPath, loadBuiltin } from '../import/test-fixtures';
+import { builtinGgufPath, loadBuiltin } from '../fixtures/builtin';
 import { forwardLogits } from '../model/generate';
 import { loadTokenizer } from '../model/tokenizer';
 import { writeFolderAtomic } from '../node/folder-io';
-import { exportPrunedFolder } from '../onnx/prune-folder-node';
-import type { KeepPlan } from '../pruning/keep-plan';
-import { exportGgufFile } from './gguf-export-node';
+import { exportPrunedFolder } from '../node/prune-folder';
+import type { KeepPlan } from '../core/keep-plan';
+import { exportGgufFile } from '../node/gguf-export';
 import type { GgufWeightType } from './llama-gguf';
 
 const TEXT = [1, 403, 407, 261, 378, 428, 271, 300, 263, 100, 200, 300, 42, 7, 350, 270, 301, 290, 410, 299];

@@ -10,7 +10,8 @@
  */
 import { GGMLQuantizationType, GGUFValueType } from '@huggingface/gguf';
 import type { GGUFTypedMetadata } from '@huggingface/gguf';
-import { encodeF16, ggufLayout, type GgufTensorEntry } from '../import/gguf-writer';
+import { ggufLayout, type GgufTensorEntry } from '../import/gguf-writer';
+import { encodeF16 } from '../onnx/float16';
 import { Q8_0_BLOCK, q8_0Bytes, quantizeQ8_0 } from './q8-0';
 
 export class GgufExportError extends Error {

@@ -2,8 +2,8 @@
  * ggml's Q8_0 block quantization (quantize_row_q8_0_ref): blocks of 32 values along a row, each an
  * fp16 scale d = max|x| / 127 followed by 32 int8 q = round(x / d), half away from zero. Pure.
  */
-import { f32ToF16Bits } from '../import/gguf-writer';
-import { f16ToF32Array } from '../import/gguf-file';
+import { f32ToF16Bits } from '../onnx/float16';
+import { f16ToF32Array } from '../onnx/float16';
 
 export const Q8_0_BLOCK = 32;
 export const Q8_0_BLOCK_BYTES = 2 + Q8_0_BLOCK;

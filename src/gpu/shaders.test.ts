@@ -3,7 +3,7 @@ import { fromDoubleFloat, toDoubleFloat } from './double-float';
 import { bindingBytes, inputPrelude } from './elements';
 import { SHADER_NAMES, shaderSourceFromFiles } from './shaders';
 import { bundledShaders } from './shaders-bundled';
-import { fileShaders } from './shaders-node';
+import { fileShaders } from '../node/file-shaders';
 
 describe('shader sources', () => {
   it('the browser bundle (import.meta.glob ?raw) and Node (fs) load the same kernels', () => {
@@ -14,7 +14,7 @@ describe('shader sources', () => {
   });
 
   it('a missing kernel file fails when the source is made, naming the file', () => {
-    expect(() => shaderSourceFromFiles({ 'shaders/token_nll.wgsl': '' })).toThrow('shaders/accumulate_channel_stats.wgsl');
+    expect(() => shaderSourceFromFiles({ 'shaders/token_nll.wgsl': '' })).toThrow('shaders/channel_stats.wgsl');
   });
 });
 

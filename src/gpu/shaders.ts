@@ -4,10 +4,10 @@
  * Where the text comes from depends on the platform, so kernels take a {@link ShaderSource} instead of
  * importing files: the browser bundle passes `bundledShaders` (shaders-bundled.ts: Vite's
  * `import.meta.glob(..., { query: '?raw' })`, inlined at build time), Node code (Vitest, the tsx CLI, the
- * bench) passes `fileShaders` (shaders-node.ts: node:fs). Neither file imports the other, so no `node:`
+ * bench) passes `fileShaders` (node/file-shaders.ts: node:fs). Neither file imports the other, so no `node:`
  * import reaches the browser bundle and tsx never meets a `?raw` import.
  */
-export const SHADER_NAMES = ['accumulate_channel_stats', 'accumulate_gram', 'cosine_similarity', 'kl_divergence', 'token_nll'] as const;
+export const SHADER_NAMES = ['channel_stats', 'gram', 'cosine', 'kl_divergence', 'token_nll'] as const;
 
 export type ShaderName = (typeof SHADER_NAMES)[number];
 

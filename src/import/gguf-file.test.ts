@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { buildGgufHeader, gguf, GGMLQuantizationType, GGUFValueType } from '@huggingface/gguf';
 import type { GGUFTypedMetadata } from '@huggingface/gguf';
-import { f16ToF32Array, GgufError, readGguf } from './gguf-file';
-import { encodeBf16, encodeF16, f32ToF16Bits } from './gguf-writer';
-import { builtinBytesCopy, builtinGgufPath, loadBuiltin, rewriteGguf } from './test-fixtures';
+import { GgufError, readGguf } from './gguf-file';
+import { f16ToF32Array } from '../onnx/float16';
+import { encodeBf16, encodeF16, f32ToF16Bits } from '../onnx/float16';
+import { builtinBytesCopy, builtinGgufPath, loadBuiltin, rewriteGguf } from '../fixtures/builtin';
 
 /** Deterministic bytes (xorshift) so a failure reproduces. */
 function pseudoRandomBytes(n: number, seed: number): Uint8Array {

@@ -1,5 +1,6 @@
 import { gguf, GGMLQuantizationType } from '@huggingface/gguf';
 import type { GGUFTypedMetadata, MetadataValue } from '@huggingface/gguf';
+import { f16ToF32Array } from '../onnx/float16';
 
 /** Every problem with a GGUF file we can name: bad magic, truncation, unsupported content, missing tensors. */
 export class GgufError extends Error {
@@ -119,30 +120,6 @@ export class GgufModel {
   }
 }
 
-let f16Table: Float32Array | undefined;
-
-/** IEEE half → float via a 64K-entry table (built once; F16 models convert millions of values). */
-export function f16ToF32Array(halves: Uint16Array): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) {
-      const sign = h & 0x8000 ? -1 : 1;
-      const exp = (h >> 10) & 0x1f;
-      const mant = h & 0x3ff;
-      f16Table[h] =
-        exp === 0
-          ? sign * mant * 2 ** -24
-          : exp === 31
-            ? mant
-              ? NaN
-              : sign * Infinity
-            : sign * (1 + mant / 1024) * 2 ** (exp - 15);
-    }
-  }
-  const out = new Float32Array(halves.length);
-  for (let i = 0; i < halves.length; i++) out[i] = f16Table[halves[i]];
-  return out;
-}
 
 /**
  * @huggingface/gguf reads through HTTP Range requests; serving them from memory lets the same

@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel } from '../onnx/model-io';
 import { writeFolderAtomic } from '../node/folder-io';
 import { readGguf, type GgufModel } from './gguf-file';
-import { encodeF16 } from './gguf-writer';
+import { encodeF16 } from '../onnx/float16';
 import { importGguf } from './import-gguf';
 import { buildLlamaOnnx } from './llama-onnx';
 import { referenceLogits } from './llama-reference';
-import { builtinBytesCopy, builtinGgufPath, loadBuiltin, rewriteGguf } from './test-fixtures';
+import { builtinBytesCopy, builtinGgufPath, loadBuiltin, rewriteGguf } from '../fixtures/builtin';
 
 const run = promisify(execFile);
 

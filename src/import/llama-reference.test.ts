@@ -3,11 +3,11 @@ import { GGMLQuantizationType, GGUFValueType } from '@huggingface/gguf';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readGguf } from './gguf-file';
 import type { GgufModel } from './gguf-file';
-import { encodeF16, encodeF32 } from './gguf-writer';
+import { encodeF16, encodeF32 } from '../onnx/float16';
 import { argmax } from '../model/sampling';
 import { ReferenceDecoder, referenceGreedy, referenceLogits } from './llama-reference';
 import { buildTokenizerFiles } from './tokenizer-json';
-import { loadBuiltin, rewriteGguf } from './test-fixtures';
+import { loadBuiltin, rewriteGguf } from '../fixtures/builtin';
 
 let model: GgufModel;
 let tokenizer: Tokenizer;

@@ -6,7 +6,7 @@ import type { GgufModel } from './gguf-file';
 import { referenceGreedy } from './llama-reference';
 import { buildTokenizerFiles } from './tokenizer-json';
 import type { TokenizerFiles } from './tokenizer-json';
-import { loadBuiltin, rewriteGguf } from './test-fixtures';
+import { loadBuiltin, rewriteGguf } from '../fixtures/builtin';
 
 /**
  * llama2.c's encode() (run.c), independent of the HF files: dummy-prefix space, one piece per

@@ -3,7 +3,7 @@ import { buildGenaiLlama } from '../fixtures/genai-llama';
 import type { GgufModel } from '../import/gguf-file';
 import { hfConfig } from '../import/import-gguf';
 import { buildLlamaOnnx } from '../import/llama-onnx';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { graphFacts, type GraphFacts } from '../onnx/graph-facts';
 import { checkConfigAgainstGraph } from './config-check';
 

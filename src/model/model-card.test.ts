@@ -4,7 +4,7 @@ import { buildGenaiLlama } from '../fixtures/genai-llama';
 import type { GgufModel } from '../import/gguf-file';
 import { hfConfig } from '../import/import-gguf';
 import { buildLlamaOnnx } from '../import/llama-onnx';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { DataType, makeModel, node, tensorFromFloat32, valueInfo } from '../onnx/builders';
 import type { ModelConfig } from './config';
 import { modelCard } from './model-card';

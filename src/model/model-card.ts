@@ -11,7 +11,7 @@ import { externalSource } from '../onnx/model-pieces';
 import { initializerParameters } from '../onnx/parameter-count';
 import { DataType, tensorByteLength, type TensorProto } from '../onnx/proto';
 import type { ModelConfig } from './config';
-import { chatTemplates } from './sources/chat-template';
+import { chatTemplates } from './chat-template';
 
 export interface Fact<T> {
   value: T;

@@ -6,7 +6,7 @@ import type { GenerationConfig, ModelConfig } from '../model/config';
 import { checkConfigAgainstGraph } from '../model/config-check';
 import { configFromGenai, GENAI_CONFIG_FILE, generationConfigFromGenai, parseGenaiConfig, type GenaiConfig } from '../model/genai-config';
 import { graphFacts, type GraphFacts } from '../onnx/graph-facts';
-import { ModelFileSource } from '../onnx/model-stream-node';
+import { ModelFileSource } from './model-stream';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 
 export interface NodeModel {

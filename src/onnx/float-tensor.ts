@@ -2,8 +2,8 @@
  * Float tensor bytes (FLOAT, FLOAT16, BFLOAT16, little-endian): conversion to and from float32, and
  * exact row/column selection on the raw bytes, which needs no conversion at all. Platform neutral.
  */
-import { f16ToF32Array } from '../import/gguf-file';
-import { encodeBf16, encodeF16, encodeF32 } from '../import/gguf-writer';
+import { f16ToF32Array } from './float16';
+import { encodeBf16, encodeF16, encodeF32 } from './float16';
 import { DataType } from './proto';
 
 export function floatElementBytes(dataType: number): number {

@@ -3,11 +3,11 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtureSet, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
 import { CHECK_TOKENS, loadReference, sessionLogits } from '../fixtures/verify';
-import { f16ToF32Array } from '../import/gguf-file';
+import { f16ToF32Array } from './float16';
 import { referenceLogits } from '../import/llama-reference';
 import { describeDecoder, emptyPast, tokenFeeds } from '../model/decoder-io';
 import { instrumentModel } from './instrument';
-import { readModelFile } from './model-files';
+import { readModelFile } from '../node/model-files';
 import { encodeModel, type OnnxModel } from './model-io';
 import { DataType } from './proto';
 

@@ -1,6 +1,6 @@
 /**
  * Decoding and encoding whole ONNX models, including external data. Platform neutral: works on
- * byte arrays only; src/onnx/model-files.ts adds file access for Node.
+ * byte arrays only; src/node/model-files.ts adds file access for Node.
  *
  * In-memory policy for external data: after decoding, a tensor that was stored externally looks
  * exactly like an inline one: `raw_data` is a zero-copy view into the external file's bytes and

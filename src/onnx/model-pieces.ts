@@ -3,7 +3,7 @@
  * parseModel leaves them) into the new .onnx protobuf plus a plan for each new data file: a list of
  * pieces that are either bytes in memory or byte ranges to copy from a source file. Untouched
  * weights are therefore copied, never decoded or held in memory; Node streams the ranges from disk
- * (model-stream-node.ts), a browser can concatenate Blob slices. Platform neutral.
+ * (node/model-stream.ts), a browser can concatenate Blob slices. Platform neutral.
  */
 import { checkExternalLocation, externalRef, tensorBytes, type OnnxModel } from './model-io';
 import { DataLocation, DataType, encodeMessage, mapTensors, onnxTypes, tensorByteLength, type TensorProto, type TensorSite } from './proto';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildLlamaOnnx } from '../import/llama-onnx';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import { countParameters } from './parameter-count';
 
 describe('countParameters', () => {

@@ -5,10 +5,10 @@ import { FIXTURE_NAMES, buildFixtureSet, readFixtureModels, type FixtureName, ty
 import { maskedDenseModel } from '../fixtures/masked-dense';
 import { CHECK_TOKENS, loadReference, logitsDifference, sessionLogits } from '../fixtures/verify';
 import { readGguf } from '../import/gguf-file';
-import { encodeF32 } from '../import/gguf-writer';
+import { encodeF32 } from './float16';
 import { referenceLogits } from '../import/llama-reference';
-import { rewriteGguf } from '../import/test-fixtures';
-import { densePlan, keepMasks, KeepPlanError, type KeepPlan } from '../pruning/keep-plan';
+import { rewriteGguf } from '../fixtures/builtin';
+import { densePlan, keepMasks, KeepPlanError, type KeepPlan } from '../core/keep-plan';
 import { node, tensorFromFloat32 } from './builders';
 import { discoverFfns, type FfnLayer } from './ffn-discovery';
 import { decodeFloats } from './float-tensor';

@@ -25,7 +25,7 @@ import { dequantizeInt4, kBlocksOf, quantizeInt4, removeInt4Blocks, sliceInt4Out
 import { tensorBytes, type OnnxModel } from './model-io';
 import { externalSource } from './model-pieces';
 import { AttributeType, DataType, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
-import { planSparsity, removedChannels, uniformKeptSize, validateKeepPlan, type KeepPlan } from '../pruning/keep-plan';
+import { planSparsity, removedChannels, uniformKeptSize, validateKeepPlan, type KeepPlan } from '../core/keep-plan';
 
 /** Reads `length` bytes at `offset` of the source model's external data file `location`. */
 export type ExternalReader = (location: string, offset: number, length: number) => Promise<Uint8Array>;

@@ -9,15 +9,15 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtureSet, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
-import { evaluateTexts, evaluationIds } from '../eval/text-set';
+import { evaluateTexts, evaluationIds } from '../pipeline/text-set';
 import { NodePipelineRuntime } from '../node/pipeline-runtime';
 import { DataType, makeModel, node, valueInfo } from './builders';
 import { decodeFloats, encodeFloats } from './float-tensor';
 import { GraphIndex, intAttribute } from './graph-index';
 import { dequantizeInt4 } from './int4';
 import { encodeModel, tensorBytes } from './model-io';
-import { readModelFile } from './model-files';
-import { exportPrunedFolder } from './prune-folder-node';
+import { readModelFile } from '../node/model-files';
+import { exportPrunedFolder } from '../node/prune-folder';
 
 /**
  * Largest NLL increase int4 (block 32, symmetric) may cost here. The built-in model is tiny (64-wide), which

@@ -6,7 +6,6 @@
  * weight's float type (MatMulNBits wants them in the activation type). Platform neutral; external
  * tensors are read one at a time through `read`, so a model larger than memory streams.
  */
-import type { NllSummary } from '../eval/nll';
 import { DataType, node, tensorFromBytes } from './builders';
 import { decodeFloats, encodeFloats, roundToFloatType } from './float-tensor';
 import { GraphIndex } from './graph-index';
@@ -47,12 +46,18 @@ export interface QuantizationRecord {
   held_out_nll?: { before: number; after: number; tokens: number; sequences: number; source: string };
 }
 
+/** What the record keeps of an NLL measurement (eval/nll.ts's NllSummary is one). */
+interface MeasuredNll {
+  meanNll: number;
+  tokens: number;
+}
+
 /** The record of one quantized export, from what the exporter measured. */
 export function quantizationRecord(
   request: QuantizeRequest,
   matmuls: number,
   bytes: { before: number; after: number },
-  nll?: { before: NllSummary; after: NllSummary },
+  nll?: { before: MeasuredNll; after: MeasuredNll },
 ): QuantizationRecord {
   return {
     type: request.type,

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtureSet, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
 import { generate } from '../model/generate';
 import { loadNodeModel } from '../node/model-folder';
-import { exportPrunedFolder } from './prune-folder-node';
+import { exportPrunedFolder } from '../node/prune-folder';
 
 let set: FixtureSet;
 beforeAll(async () => {

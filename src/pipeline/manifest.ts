@@ -4,7 +4,7 @@
  * its channel scores. Plain JSON.
  */
 import type { CalibrationSet } from '../calibration/calibration-set';
-import type { CalibrationStats } from '../calibration/stats';
+import type { CalibrationStats } from '../core/stats';
 import type { BuiltPlan, ScoringMethod } from '../pruning/plan-builder';
 import type { ResolvedPruneRequest } from './request';
 import type { PipelineTokenizer } from './runtime';

@@ -13,14 +13,14 @@ import {
   type SynthesisSettings,
   type Synthesize,
 } from '../calibration/calibration-set';
-import type { CalibrationSample } from '../calibration/engine-batches';
+import type { CalibrationSample } from '../core/stats';
 import { splitHeldOut } from '../calibration/held-out';
 import { encodePrompt, promptFormat, renderPrompt, type PromptFormat } from '../calibration/persona-prompt';
 import { promptsFor, referencePersonas } from '../calibration/question-bank';
 import { positionLimit } from '../model/positions';
 import { checkRequestLengths } from './request-lengths';
 import { questionSensitivities, type HiddenStates } from '../calibration/sensitivity';
-import type { CalibrationStats } from '../calibration/stats';
+import type { CalibrationStats } from '../core/stats';
 import { keepCounts } from '../pruning/allocation';
 import { estimatePlan, modelShapeFromConfig, type ModelShape } from '../pruning/estimates';
 import { buildPlan, DEFAULT_GENERIC_MIX, resolveMethod, type BuiltPlan, type ScoringMethod } from '../pruning/plan-builder';
@@ -32,7 +32,7 @@ import { PruneRequestError, resolvePruneRequest, type PruneRequest, type Resolve
 import { evolveCounts, mutationStep, selectPlan, type Candidate, type JudgedCandidate, type PlanSelection, type SearchSettings } from './plan-search';
 import type { ExportSummary, PipelineRuntime } from './runtime';
 import type { HeldOutSet, QuantizeRequest } from '../onnx/quantize-int4';
-import { buildEvaluationSets, EVALUATION_SAMPLES, heldOutAnswersSource, heldOutQuestions } from '../worker/studio-evaluation';
+import { buildEvaluationSets, EVALUATION_SAMPLES, heldOutAnswersSource, heldOutQuestions } from './evaluation-sets';
 import { sequentialReconstruct, type SequentialResult } from './sequential';
 
 export type PipelinePhase = 'filtering' | 'synthesis' | 'calibration' | 'scoring' | 'search' | 'export';

@@ -5,10 +5,10 @@
  * objects), so an implementation may sit behind postMessage; only the tokenizer is called synchronously.
  */
 import type { Synthesize } from '../calibration/calibration-set';
-import type { CalibrationSample } from '../calibration/engine-batches';
-import type { LayerwiseOptions } from '../calibration/layerwise';
+import type { CalibrationSample } from '../core/stats';
+import type { LayerwiseOptions } from './layerwise';
 import type { HiddenStates } from '../calibration/sensitivity';
-import type { CalibrationStats } from '../calibration/stats';
+import type { CalibrationStats } from '../core/stats';
 import type { PlanWeights } from '../eval/apply-plan';
 import type { KlSummary } from '../eval/held-out-kl';
 import type { ModelConfig } from '../model/config';
@@ -74,9 +74,9 @@ export interface PipelineRuntime {
   /** Weighted per-layer statistics of the down_proj inputs over the samples (the calibration engine). */
   calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats>;
   /**
-   * Sequential reconstruction's statistics one decoder layer at a time (src/calibration/layerwise.ts): per
+   * Sequential reconstruction's statistics one decoder layer at a time (src/pipeline/layerwise.ts): per
    * layer, the statistics of every set on the stream of the model pruned by the earlier layers' solutions.
-   * Throws LayerCutError (src/onnx/layer-cut.ts) where this model's graph cannot be cut into layers; the
+   * Throws LayerCutError (src/pipeline/layer-cut.ts) where this model's graph cannot be cut into layers; the
    * pipeline then calibrates the whole model per layer instead, as it does for a runtime without this method.
    */
   calibrateLayerwise?(sets: readonly (readonly CalibrationSample[])[], options: RuntimeLayerwiseOptions): Promise<void>;

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibrationTestSamples } from '../calibration/engine-test-texts';
-import { calibrationStatsError } from '../calibration/stats';
+import { calibrationStatsError } from '../gpu/kernels/errors';
 import { buildFixtureSet, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
 import { NodePipelineRuntime } from '../node/pipeline-runtime';
-import { readModelFile } from '../onnx/model-files';
-import { cutLayers, LayerCutError } from '../onnx/layer-cut';
+import { readModelFile } from '../node/model-files';
+import { cutLayers, LayerCutError } from './layer-cut';
 import { keepCounts } from '../pruning/allocation';
 import { layerwiseReconstruct, sequentialReconstruct, wholeModelReconstruct, type SequentialInput } from './sequential';
 

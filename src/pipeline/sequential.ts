@@ -9,9 +9,9 @@
  * into layers or runtimes without it): one calibration of the whole model per set and layer, with every
  * layer's Gram, O(layers²). Both give the same plan (tested). Platform neutral.
  */
-import type { CalibrationSample } from '../calibration/engine-batches';
-import type { LayerStats } from '../calibration/stats';
-import { LayerCutError } from '../onnx/layer-cut';
+import type { CalibrationSample } from '../core/stats';
+import type { LayerStats } from '../core/stats';
+import { LayerCutError } from './layer-cut';
 import { mixedGram, reconstructLayer } from '../pruning/reconstruct';
 import type { LayerWeights } from '../pruning/scoring';
 import type { PipelineRuntime } from './runtime';

@@ -2,7 +2,7 @@
  * How many FFN channels each layer keeps, and which: per-layer channel scores (higher = more important)
  * plus an overall sparsity become a keep-plan.
  */
-import type { KeepPlan } from './keep-plan';
+import type { KeepPlan } from '../core/keep-plan';
 
 export type AllocationKind = 'uniform' | 'global' | 'owl';
 export const ALLOCATIONS: readonly AllocationKind[] = ['uniform', 'global', 'owl'];

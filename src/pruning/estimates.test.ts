@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hfConfig } from '../import/import-gguf';
-import { loadBuiltin } from '../import/test-fixtures';
+import { loadBuiltin } from '../fixtures/builtin';
 import type { ModelConfig } from '../model/config';
 import { estimatePlan, modelShapeFromConfig, type ModelShape } from './estimates';
 

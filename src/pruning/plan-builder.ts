@@ -3,10 +3,10 @@
  * optional replacement down_proj weights / bias means, and size estimates. The CLI and the studio both
  * call buildPlan, so a plan means the same wherever it is made.
  */
-import type { LayerStats } from '../calibration/stats';
+import type { LayerStats } from '../core/stats';
 import { keepCounts, topChannels, type AllocationKind, type AllocationOptions } from './allocation';
 import { estimatePlan, type EstimateOptions, type ModelShape, type PlanEstimates } from './estimates';
-import type { KeepPlan } from './keep-plan';
+import type { KeepPlan } from '../core/keep-plan';
 import { mixedGram, obsSaliency, reconstructLayer } from './reconstruct';
 import {
   activationScores,

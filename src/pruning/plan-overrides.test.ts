@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyChannelStats } from '../gpu/reference/channel-stats';
+import { emptyChannelStats } from '../core/stats';
 import { topChannels } from './allocation';
 import { buildPlan, type BuildPlanInput } from './plan-builder';
 import { reconstructLayer, mixedGram } from './reconstruct';

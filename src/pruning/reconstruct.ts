@@ -12,7 +12,7 @@
  * ‖W'_j‖² / A_jj with A = (G+λI)_KK⁻¹ (the OBS saliency); the compensated rows are
  * W'_K ← W'_K − A[:,j] W'_j / A_jj, and A loses j by a rank-1 downdate.
  */
-import type { LayerStats } from '../calibration/stats';
+import type { LayerStats } from '../core/stats';
 import { removeFromInverse, spdInverse } from './linalg';
 
 /** Σ w·a·aᵀ (C×C row-major) and Σ w of one layer's calibration statistics. */

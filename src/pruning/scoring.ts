@@ -4,7 +4,7 @@
  * [C, H] (row j holds channel j's output weights, the "column" j of PyTorch's [H, C] weight), gate/up
  * are [H, C].
  */
-import type { LayerStats } from '../calibration/stats';
+import type { LayerStats } from '../core/stats';
 import { createRng } from '../model/sampling';
 
 /** The part of the calibration engine's per-layer statistics that activation scores read. */

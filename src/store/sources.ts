@@ -1,22 +1,22 @@
 /**
  * Where the model comes from: the chosen source, its variants, the download, the memory verdict, the
- * model card and the cache. The work happens in the sources worker (src/model/sources/); this store
+ * model card and the cache. The work happens in the sources worker (src/sources/); this store
  * only sequences it and hands the fetched files to the model's consumer (the studio, see connectSources).
  */
 import { create } from 'zustand';
 import { persist } from 'zustand/middleware';
 import type { MemoryVerdict } from '../model/memory-estimate';
 import type { ModelCard } from '../model/model-card';
-import { createSourcesClient, SourceRequestError, type SourcesClient } from '../model/sources/client';
-import { DEFAULT_HUB_URL, DEFAULT_REVISION, parseRepoRef } from '../model/sources/hub-urls';
-import type { Inspection } from '../model/sources/inspect';
-import type { LocalFolder } from '../model/sources/local-folder';
-import type { ProgressSnapshot } from '../model/sources/progress';
-import type { CacheReport, SourceSpec, StorePreference } from '../model/sources/protocol';
-import { fittingAlternatives, limitsFor, listingVerdict, pickVariant } from '../model/sources/variant-choice';
+import { createSourcesClient, SourceRequestError, type SourcesClient } from '../sources/client';
+import { DEFAULT_HUB_URL, DEFAULT_REVISION, parseRepoRef } from '../sources/hub-urls';
+import type { Inspection } from '../sources/inspect';
+import type { LocalFolder } from '../sources/local-folder';
+import type { ProgressSnapshot } from '../sources/progress';
+import type { CacheReport, SourceSpec, StorePreference } from '../sources/protocol';
+import { fittingAlternatives, limitsFor, listingVerdict, pickVariant } from '../sources/variant-choice';
 import { BUILTIN_MODEL_URL } from '../model/builtin';
-import type { BundleFiles } from '../model/sources/bundle-files';
-import type { BackendInfo } from '../worker/protocol';
+import type { BundleFiles } from '../sources/bundle-files';
+import type { BackendInfo } from '../gpu/backend';
 
 export type SourceKind = 'builtin' | 'hub' | 'url' | 'folder' | 'gguf';
 

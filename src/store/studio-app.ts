@@ -1,5 +1,5 @@
 /** The page's one studio: its worker (backend from `?backend=`), its store, and the saved session. */
-import { backendFromUrl } from '../worker/client';
+import { backendFromUrl } from '../gpu/backend';
 import { createStudioClient } from '../worker/studio-client';
 import { connectSources } from './sources';
 import { createStudioStore, persistStudio } from './studio';

@@ -1,18 +1,23 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
-import type { BundleFiles } from '../model/sources/bundle-files';
-import type { StudioClient } from '../worker/studio-client';
+import type { BundleFiles } from '../sources/bundle-files';
+import { connectStudio, type StudioPort } from '../worker/studio-client';
 import type { StudioEvent, StudioRequest } from '../worker/studio-protocol';
 import type { BuiltPlan } from '../pruning/plan-builder';
 import { createStudioStore, persistStudio, pruneRequestOf, restoredState, sessionOf, sparsityMessage, validateRun, DEFAULT_SETTINGS } from './studio';
 import type { SavedSession, SessionStore } from './studio-persist';
 
+/** The real client on a fake worker: the requests it posts, and events played back as the worker's. */
 function fakeClient() {
   const sent: StudioRequest[] = [];
-  let listener: (e: StudioEvent) => void = () => {};
-  let id = 1;
-  const client: StudioClient = { send: (r) => sent.push(r), nextId: () => id++, subscribe: (l) => ((listener = l), () => {}) };
-  return { client, sent, emit: (e: StudioEvent) => listener(e) };
+  const port: StudioPort = { postMessage: (r) => void sent.push(r), onmessage: null, onerror: null };
+  const client = connectStudio(port, 'auto');
+  // The store acts on the client's promises: let them settle before looking.
+  const emit = async (e: StudioEvent) => {
+    port.onmessage!({ data: e } as MessageEvent<StudioEvent>);
+    await new Promise((r) => setTimeout(r, 0));
+  };
+  return { client, sent, emit };
 }
 
 function memorySessions(initial?: SavedSession): SessionStore & { saved?: SavedSession } {
@@ -72,22 +77,22 @@ describe('studio store', () => {
     expect(validateRun({ model: ready, persona: { name: '', description: 'A long enough description', examples: '' }, settings: DEFAULT_SETTINGS })).toBeNull();
   });
 
-  it('sequences calibrate → plan, re-plans on the slider and per-layer overrides, and ignores stale events', () => {
+  it('sequences calibrate → plan, re-plans on the slider and per-layer overrides, and ignores stale events', async () => {
     const { client, sent, emit } = fakeClient();
     const store = createStudioStore(client, memorySessions());
     store.getState().loadModel({ files, label: 'm' });
     const load = sent.at(-1) as Extract<StudioRequest, { type: 'load' }>;
-    emit({ type: 'loaded', requestId: load.requestId, label: 'm', denseParameters: 1000, layers: 2, widths: [172, 172], format: 'base' });
+    await emit({ type: 'loaded', requestId: load.requestId, label: 'm', denseParameters: 1000, layers: 2, widths: [172, 172], format: 'base' });
     expect(store.getState().model.status).toBe('ready');
 
     store.getState().runCalibration();
     const cal = sent.at(-1) as Extract<StudioRequest, { type: 'calibrate' }>;
     expect(cal.type).toBe('calibrate');
-    emit({ type: 'answer', requestId: cal.requestId, text: 'Arr' });
-    emit({ type: 'answer', requestId: cal.requestId + 100, text: 'stale' });
+    await emit({ type: 'answer', requestId: cal.requestId, text: 'Arr' });
+    await emit({ type: 'answer', requestId: cal.requestId + 100, text: 'stale' });
     expect(store.getState().calibration.answers).toEqual(['Arr']);
     const data = calibrationData({ persona: 'A pirate.', sparsity: 0.4 });
-    emit({ type: 'calibrated', requestId: cal.requestId, data, refined: refinedPlan(0.4), plan: planSummary(0.4, [103, 103], 'refined'), accumulator: 'cpu', timings: { total: 10 } });
+    await emit({ type: 'calibrated', requestId: cal.requestId, data, refined: refinedPlan(0.4), plan: planSummary(0.4, [103, 103], 'refined'), accumulator: 'cpu', timings: { total: 10 } });
     expect(store.getState().step).toBe('plan');
     expect(store.getState().planParams?.sparsity).toBe(0.4);
     expect(store.getState().plan?.kind).toBe('refined');
@@ -99,12 +104,13 @@ describe('studio store', () => {
     store.getState().overrideLayer(1, 60);
     const override = sent.at(-1) as Extract<StudioRequest, { type: 'plan' }>;
     expect(override.params.overrides).toEqual([null, 60]);
-    emit({ type: 'plan', requestId: plan.requestId, plan: planSummary(0.5, [86, 86]) });
+    await emit({ type: 'plan', requestId: plan.requestId, plan: planSummary(0.5, [86, 86]) });
     expect(store.getState().plan?.keptPerLayer).toEqual([103, 103]); // superseded by the override request: ignored
-    emit({ type: 'plan', requestId: override.requestId, plan: planSummary(0.5, [86, 60]) });
+    await emit({ type: 'plan', requestId: override.requestId, plan: planSummary(0.5, [86, 60]) });
     expect(store.getState().plan?.keptPerLayer).toEqual([86, 60]);
 
-    emit({ type: 'error', requestId: override.requestId, message: 'boom' });
+    store.getState().overrideLayer(0, 50);
+    await emit({ type: 'error', requestId: (sent.at(-1) as Extract<StudioRequest, { type: 'plan' }>).requestId, message: 'boom' });
     expect(store.getState().errors.plan).toMatch(/^The plan could not be made: boom\. Try again/);
 
     // Out of range: refused with the one message, nothing sent.
@@ -114,18 +120,18 @@ describe('studio store', () => {
     expect(store.getState().errors.plan).toContain(sparsityMessage);
   });
 
-  it('refines the shown preview with progress; a cancel keeps the plan and the refined plan; only a refined plan exports', () => {
+  it('refines the shown preview with progress; a cancel keeps the plan and the refined plan; only a refined plan exports', async () => {
     const { client, sent, emit } = fakeClient();
     const store = createStudioStore(client, memorySessions());
     store.getState().loadModel({ files, label: 'm' });
-    emit({ type: 'loaded', requestId: (sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1000, layers: 2, widths: [172, 172], format: 'base' });
+    await emit({ type: 'loaded', requestId: (sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1000, layers: 2, widths: [172, 172], format: 'base' });
     store.getState().runCalibration();
     const cal = sent.at(-1) as Extract<StudioRequest, { type: 'calibrate' }>;
-    emit({ type: 'calibrated', requestId: cal.requestId, data: calibrationData({ persona: 'A pirate.', sparsity: 0.4 }), refined: refinedPlan(0.4), plan: planSummary(0.4, [103, 103], 'refined'), accumulator: 'cpu', timings: { total: 10 } });
+    await emit({ type: 'calibrated', requestId: cal.requestId, data: calibrationData({ persona: 'A pirate.', sparsity: 0.4 }), refined: refinedPlan(0.4), plan: planSummary(0.4, [103, 103], 'refined'), accumulator: 'cpu', timings: { total: 10 } });
 
     store.getState().setSparsity(0.5);
     const preview = sent.at(-1) as Extract<StudioRequest, { type: 'plan' }>;
-    emit({ type: 'plan', requestId: preview.requestId, plan: planSummary(0.5, [86, 86]) });
+    await emit({ type: 'plan', requestId: preview.requestId, plan: planSummary(0.5, [86, 86]) });
     expect(store.getState().plan?.kind).toBe('preview');
     store.getState().runExport();
     expect(sent.at(-1)).toBe(preview); // a preview does not export
@@ -134,18 +140,18 @@ describe('studio store', () => {
     store.getState().refinePlan();
     const refine = sent.at(-1) as Extract<StudioRequest, { type: 'refine' }>;
     expect(refine).toMatchObject({ type: 'refine', params: { sparsity: 0.5, overrides: [] } });
-    emit({ type: 'progress', requestId: refine.requestId, progress: { phase: 'scoring', done: 2, total: 5 } });
+    await emit({ type: 'progress', requestId: refine.requestId, progress: { phase: 'scoring', done: 2, total: 5 } });
     expect(store.getState().refine).toEqual({ status: 'running', progress: { phase: 'scoring', done: 2, total: 5 } });
     store.getState().cancelRefine();
     expect(sent.at(-1)).toEqual({ type: 'cancel' });
-    emit({ type: 'cancelled', requestId: refine.requestId });
+    await emit({ type: 'cancelled', requestId: refine.requestId });
     expect(store.getState().refine.status).toBe('cancelled');
     expect(store.getState().plan?.kind).toBe('preview');
     expect(store.getState().refined?.params.sparsity).toBe(0.4);
 
     store.getState().refinePlan();
     const again = sent.at(-1) as Extract<StudioRequest, { type: 'refine' }>;
-    emit({ type: 'refined', requestId: again.requestId, refined: refinedPlan(0.5), plan: planSummary(0.5, [86, 86], 'refined') });
+    await emit({ type: 'refined', requestId: again.requestId, refined: refinedPlan(0.5), plan: planSummary(0.5, [86, 86], 'refined') });
     expect(store.getState()).toMatchObject({ refine: { status: 'idle' }, plan: { kind: 'refined' }, refined: { params: { sparsity: 0.5 } } });
     store.getState().runExport();
     expect(sent.at(-1)).toMatchObject({ type: 'export', params: { sparsity: 0.5 }, folderName: expect.stringMatching(/-pruned-50$/) });
@@ -155,7 +161,7 @@ describe('studio store', () => {
     store.getState().refinePlan();
     const late = sent.at(-1) as Extract<StudioRequest, { type: 'refine' }>;
     store.getState().setSparsity(0.7);
-    emit({ type: 'refined', requestId: late.requestId, refined: refinedPlan(0.6), plan: planSummary(0.6, [69, 69], 'refined') });
+    await emit({ type: 'refined', requestId: late.requestId, refined: refinedPlan(0.6), plan: planSummary(0.6, [69, 69], 'refined') });
     expect(store.getState().refined?.params.sparsity).toBe(0.6);
     expect(store.getState().plan?.params.sparsity).not.toBe(0.6);
   });
@@ -177,15 +183,15 @@ describe('studio store', () => {
     expect(reloaded.getState()).toMatchObject({ step: 'plan', restored: true, planParams: { sparsity: 0.3, overrides: [null, 9] } });
     reloaded.getState().loadModel({ files, label: 'm' });
     const load = second.sent.at(-1) as Extract<StudioRequest, { type: 'load' }>;
-    second.emit({ type: 'loaded', requestId: load.requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
-    expect(second.sent.map((r) => r.type)).toEqual(['load', 'restore', 'plan']);
+    await second.emit({ type: 'loaded', requestId: load.requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
+    expect(second.sent.map((r) => r.type)).toEqual(['init', 'load', 'restore', 'plan']);
     // The refined plan goes back to the worker, binary weights intact, so the plan and the download survive a reload.
-    const restore = second.sent[1] as Extract<StudioRequest, { type: 'restore' }>;
+    const restore = second.sent[2] as Extract<StudioRequest, { type: 'restore' }>;
     expect(restore.refined?.params.sparsity).toBe(0.3);
     const weights = restore.refined?.plan.downWeights?.[0];
     expect(Object.prototype.toString.call(weights)).toBe('[object Float32Array]');
     expect(Array.from(weights!)).toEqual([0.5, -1]);
-    expect((second.sent[2] as Extract<StudioRequest, { type: 'plan' }>).params.overrides).toEqual([null, 9]);
+    expect((second.sent[3] as Extract<StudioRequest, { type: 'plan' }>).params.overrides).toEqual([null, 9]);
     expect(sessionOf(reloaded.getState()).data).toEqual(sessions.saved!.data);
     expect(restoredState({ ...sessions.saved!, step: 'nonsense' }).step).toBe('model');
   });
@@ -196,13 +202,13 @@ describe('studio store', () => {
     const store = createStudioStore(first.client, sessions);
     await persistStudio(store, sessions);
     store.getState().loadModel({ files, label: 'm' });
-    first.emit({ type: 'loaded', requestId: (first.sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
+    await first.emit({ type: 'loaded', requestId: (first.sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
     store.getState().runCalibration();
     const cal = first.sent.at(-1) as Extract<StudioRequest, { type: 'calibrate' }>;
     const checkpoint = (nextSample: number) => ({ version: 1, samplesKey: 'k', totalSamples: 20, gramPasses: [[0], [1]], pass: 1, nextSample, stats: { layers: [], tokens: 0, samples: 0 } }) as never;
     // One checkpoint every 100 ms: a debounced write would never happen while they keep coming.
     for (let n = 0; n < 6; n++) {
-      first.emit({ type: 'checkpoint', checkpoint: checkpoint(2 * n) });
+      await first.emit({ type: 'checkpoint', checkpoint: checkpoint(2 * n) });
       if (n === 0) expect(store.getState().calibration.saved).toBeNull(); // not written yet
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -218,13 +224,13 @@ describe('studio store', () => {
     await persistStudio(reloaded, sessions);
     expect(reloaded.getState().calibration).toMatchObject({ status: 'cancelled', saved: { done: 20 + written, total: 40 } });
     reloaded.getState().loadModel({ files, label: 'm' });
-    second.emit({ type: 'loaded', requestId: (second.sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
-    expect(second.sent.map((r) => r.type)).toEqual(['load', 'restore']);
-    expect((second.sent[1] as Extract<StudioRequest, { type: 'restore' }>).checkpoint).toMatchObject({ nextSample: written });
+    await second.emit({ type: 'loaded', requestId: (second.sent.at(-1) as { requestId: number }).requestId, label: 'm', denseParameters: 1, layers: 2, widths: [172, 172], format: 'base' });
+    expect(second.sent.map((r) => r.type)).toEqual(['init', 'load', 'restore']);
+    expect((second.sent[2] as Extract<StudioRequest, { type: 'restore' }>).checkpoint).toMatchObject({ nextSample: written });
     reloaded.getState().runCalibration();
     const resumed = second.sent.at(-1) as Extract<StudioRequest, { type: 'calibrate' }>;
     expect(resumed.request).toEqual(cal.request);
-    second.emit({ type: 'resumed', requestId: resumed.requestId, checkpoint: checkpoint(written) });
+    await second.emit({ type: 'resumed', requestId: resumed.requestId, checkpoint: checkpoint(written) });
     expect(reloaded.getState().calibration.resumedFrom).toEqual({ done: 20 + written, total: 40 });
   });
 });

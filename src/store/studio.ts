@@ -10,8 +10,8 @@ import type { AllocationKind } from '../pruning/allocation';
 import type { PruneMethod } from '../pruning/plan-builder';
 import { SPARSITY_RANGE, sparsityProblem } from '../pruning/sparsity-range';
 import type { PruneRequest } from '../pipeline/request';
-import type { BackendInfo } from '../worker/protocol';
-import type { StudioClient } from '../worker/studio-client';
+import type { BackendInfo } from '../gpu/backend';
+import { StudioCancelled, type StudioClient } from '../worker/studio-client';
 import type { StopReason } from '../model/generate';
 import {
   samePlanParams,
@@ -22,7 +22,6 @@ import {
   type PlanParams,
   type PlanSummary,
   type RefinedPlan,
-  type StudioEvent,
   type StudioModelSource,
   type StudioProgress,
   type TrialParams,
@@ -196,160 +195,57 @@ export function savedProgress(checkpoint: CalibrationCheckpoint): { done: number
 
 const planParamsOf = (settings: StudioSettings): PlanParams => ({ method: settings.method, allocation: settings.allocation, sparsity: settings.sparsity, overrides: [] });
 
+/** Marks a new request of one kind; the returned check says whether it is still the newest (older answers are dropped). */
+function newest(): () => () => boolean {
+  let latest = 0;
+  return () => {
+    const mine = ++latest;
+    return () => mine === latest;
+  };
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 export function createStudioStore(client: StudioClient, sessions: SessionStore): UseBoundStore<StoreApi<StudioState>> {
-  let calibrateId = 0;
-  let planId = 0;
-  let refineId = 0;
-  let compareId = 0;
-  let exportId = 0;
-  const chatIds = new Map<number, 'dense' | 'pruned'>();
+  const loads = newest();
+  const plans = newest();
+  const calibrations = newest();
+  const refines = newest();
+  const compares = newest();
+  const trials = newest();
+  const exports = newest();
+  const ggufs = newest();
   let lastExport: ExportResult | null = null;
-  let ggufId = 0;
   let lastGguf: GgufResult | null = null;
-  let loadId = 0;
-  let trialId = 0;
 
   const store = create<StudioState>()((set, get) => {
     const fail = (step: StudioStep, message: string) => set((s) => ({ errors: { ...s.errors, [step]: friendlyError(step, message) } }));
     const clearError = (step: StudioStep) => set((s) => ({ errors: { ...s.errors, [step]: undefined } }));
     const requestPlan = (params: PlanParams) => {
-      planId = client.nextId();
+      const live = plans();
       set({ planParams: params });
-      client.send({ type: 'plan', requestId: planId, params });
-    };
-
-    const onEvent = (event: StudioEvent) => {
-      switch (event.type) {
-        case 'backend':
-          return set({ backend: event.backend });
-        case 'loaded': {
-          if (event.requestId !== loadId) return;
-          set({ model: { status: 'ready', label: event.label, denseParameters: event.denseParameters, widths: event.widths, format: event.format, configWarnings: event.configWarnings ?? [] } });
-          clearError('model');
-          const { data, checkpoint, planParams, refined } = get();
-          if (data || checkpoint) client.send({ type: 'restore', ...(data && { data }), ...(refined && { refined }), ...(checkpoint && { checkpoint }) });
-          if (data && planParams) requestPlan(planParams);
-          return;
-        }
-        case 'progress':
-          if (event.requestId === refineId) return set((s) => ({ refine: { ...s.refine, progress: event.progress } }));
-          if (event.requestId !== calibrateId) return;
-          return set((s) => ({ calibration: { ...s.calibration, progress: event.progress } }));
-        case 'answer':
-          if (event.requestId !== calibrateId) return;
-          return set((s) => ({ calibration: { ...s.calibration, answers: [...s.calibration.answers, event.text].slice(-6) } }));
-        case 'calibrated':
-          if (event.requestId !== calibrateId) return;
-          return set((s) => ({
-            calibration: { ...s.calibration, status: 'done', timings: event.timings, accumulator: event.accumulator },
-            data: event.data,
-            plan: event.plan,
-            planParams: event.plan.params,
-            refined: event.refined,
-            refine: { status: 'idle', progress: null },
-            checkpoint: null,
-            compare: { ...s.compare, rows: [] },
-            step: 'plan',
-          }));
-        case 'refined':
-          if (event.requestId !== refineId) return;
-          // The writer may have moved on while it ran: show it only if it is still the plan asked for.
-          return set((s) => ({
-            refined: event.refined,
-            refine: { status: 'idle', progress: null },
-            ...(s.planParams && samePlanParams(s.planParams, event.plan.params) && { plan: event.plan }),
-          }));
-        case 'resumed':
-          if (event.requestId !== calibrateId) return;
-          return set((s) => ({ calibration: { ...s.calibration, resumedFrom: savedProgress(event.checkpoint) } }));
-        case 'checkpoint':
-          // `calibration.saved` follows once the session with it is written (persistStudio).
-          return set({ checkpoint: event.checkpoint });
-        case 'cancelled':
-          if (event.requestId === calibrateId) set((s) => ({ calibration: { ...s.calibration, status: 'cancelled' } }));
-          if (event.requestId === compareId) set((s) => ({ compare: { ...s.compare, running: false } }));
-          if (event.requestId === refineId) set({ refine: { status: 'cancelled', progress: null } });
-          return;
-        case 'plan':
-          if (event.requestId !== planId) return;
+      client.plan(params).then(
+        (plan) => {
+          if (!live()) return;
           clearError('plan');
-          return set({ plan: event.plan });
-        case 'compare-row':
-          if (event.requestId !== compareId) return;
-          return set((s) => ({ compare: { ...s.compare, rows: [...s.compare.rows, event.row] } }));
-        case 'compare-done':
-          if (event.requestId !== compareId) return;
-          return set((s) => ({ compare: { ...s.compare, running: false } }));
-        case 'token': {
-          if (event.requestId === trialId) return set((s) => ({ trial: { ...s.trial, output: s.trial.output + event.text } }));
-          const side = chatIds.get(event.requestId);
-          if (!side) return;
-          return set((s) => ({ chat: { ...s.chat, [side]: s.chat[side] + event.text } }));
-        }
-        case 'chat-done':
-          if (!chatIds.delete(event.requestId)) return;
-          return set((s) => ({ chat: { ...s.chat, running: s.chat.running - 1 } }));
-        case 'generated':
-          if (event.requestId !== trialId) return;
-          return set((s) => ({ trial: { ...s.trial, running: false, last: { tokens: event.tokens, elapsedMs: event.elapsedMs, stopReason: event.stopReason } } }));
-        case 'export-progress':
-          if (event.requestId !== exportId) return;
-          return set((s) => ({ exported: { ...s.exported, steps: { ...s.exported.steps, [event.step]: event.state } } }));
-        case 'exported': {
-          if (event.requestId !== exportId) return;
-          lastExport = event.result;
-          const { files: _files, zip: _zip, ...result } = event.result;
-          return set({ exported: { steps: { build: 'done', verify: 'done', zip: 'done' }, result, running: false } });
-        }
-        case 'gguf-progress':
-          if (event.requestId !== ggufId) return;
-          return set((s) => ({ gguf: { ...s.gguf, progress: { done: event.done, total: event.total } } }));
-        case 'exported-gguf': {
-          if (event.requestId !== ggufId) return;
-          lastGguf = event.result;
-          const { data, ...result } = event.result;
-          return set({ gguf: { running: false, progress: null, result: { ...result, bytes: data.byteLength } } });
-        }
-        case 'error': {
-          const { requestId, message } = event;
-          if (requestId === loadId) {
-            set((s) => ({ model: { ...s.model, status: 'error' } }));
-            return fail('model', message);
-          }
-          if (requestId === calibrateId) {
-            set((s) => ({ calibration: { ...s.calibration, status: 'idle' } }));
-            return fail('calibrate', message);
-          }
-          if (requestId === planId) return fail('plan', message);
-          if (requestId === refineId) {
-            set({ refine: { status: 'idle', progress: null } });
-            return fail('plan', message);
-          }
-          if (requestId === trialId) {
-            set((s) => ({ trial: { ...s.trial, running: false } }));
-            return fail('model', message);
-          }
-          if (requestId === compareId) {
-            set((s) => ({ compare: { ...s.compare, running: false } }));
-            return fail('compare', message);
-          }
-          if (requestId !== undefined && chatIds.delete(requestId)) {
-            set((s) => ({ chat: { ...s.chat, running: s.chat.running - 1 } }));
-            return fail('chat', message);
-          }
-          if (requestId === exportId) {
-            set((s) => ({ exported: { ...s.exported, running: false } }));
-            return fail('export', message);
-          }
-          if (requestId === ggufId) {
-            set({ gguf: { running: false, progress: null, result: null } });
-            return fail('export', message);
-          }
-          return fail(get().step, message);
-        }
-      }
+          set({ plan });
+        },
+        (error) => live() && fail('plan', messageOf(error)),
+      );
     };
-    client.subscribe(onEvent);
+    const endChat = () => set((s) => ({ chat: { ...s.chat, running: s.chat.running - 1 } }));
+    const chatSide = (side: 'dense' | 'pruned', params: PlanParams | null, text: string, persona: string) =>
+      client
+        .chat({ text, persona, params, maxNewTokens: 64 }, (piece) => set((s) => ({ chat: { ...s.chat, [side]: s.chat[side] + piece } })))
+        .then(endChat, (error) => {
+          endChat();
+          fail('chat', messageOf(error));
+        });
+
+    client.onBackend((backend) => set({ backend }));
+    // `calibration.saved` follows once the session with it is written (persistStudio).
+    client.onCheckpoint((checkpoint) => set({ checkpoint }));
+    client.onError((message) => fail(get().step, message));
 
     const examples = examplePersonas();
     return {
@@ -375,21 +271,42 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
 
       goTo: (step) => set({ step }),
       loadModel(source) {
-        loadId = client.nextId();
+        const live = loads();
         set({ model: { status: 'loading', label: source.label } });
         clearError('model');
-        client.send({ type: 'load', requestId: loadId, source });
+        client.load(source).then(
+          (loaded) => {
+            if (!live()) return;
+            set({ model: { status: 'ready', label: loaded.label, denseParameters: loaded.denseParameters, widths: loaded.widths, format: loaded.format, configWarnings: loaded.configWarnings ?? [] } });
+            clearError('model');
+            const { data, checkpoint, planParams, refined } = get();
+            if (data || checkpoint) client.restore({ ...(data && { data }), ...(refined && { refined }), ...(checkpoint && { checkpoint }) });
+            if (data && planParams) requestPlan(planParams);
+          },
+          (error) => {
+            if (!live() || error instanceof StudioCancelled) return;
+            set((s) => ({ model: { ...s.model, status: 'error' } }));
+            fail('model', messageOf(error));
+          },
+        );
       },
       updateTrial: (patch) => set((s) => ({ trial: { ...s.trial, params: { ...s.trial.params, ...patch } } })),
       runTrial() {
         const { trial, model } = get();
         if (trial.running || model.status !== 'ready') return;
         clearError('model');
-        trialId = client.nextId();
+        const live = trials();
         set({ trial: { ...trial, running: true, prompt: trial.params.prompt, output: '', last: null } });
-        client.send({ type: 'generate', requestId: trialId, params: trial.params });
+        client.generate(trial.params, (text) => live() && set((s) => ({ trial: { ...s.trial, output: s.trial.output + text } }))).then(
+          ({ tokens, elapsedMs, stopReason }) => live() && set((s) => ({ trial: { ...s.trial, running: false, last: { tokens, elapsedMs, stopReason } } })),
+          (error) => {
+            if (!live()) return;
+            set((s) => ({ trial: { ...s.trial, running: false } }));
+            if (!(error instanceof StudioCancelled)) fail('model', messageOf(error));
+          },
+        );
       },
-      stopTrial: () => client.send({ type: 'stop' }),
+      stopTrial: () => client.stop(),
       setPersona: (patch) => set((s) => ({ persona: { ...s.persona, ...patch } })),
       pickExample(id) {
         const found = examples.find((p) => p.id === id);
@@ -402,14 +319,41 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         if (problem) return fail('calibrate', problem);
         if (state.calibration.status === 'running') return;
         clearError('calibrate');
-        calibrateId = client.nextId();
+        const live = calibrations();
         set({ step: 'calibrate', calibration: { status: 'running', progress: null, answers: [], timings: null, accumulator: null, saved: null, resumedFrom: null } });
-        client.send({ type: 'calibrate', requestId: calibrateId, request: pruneRequestOf(state.persona, state.settings) });
+        const calibration = (patch: Partial<StudioState['calibration']>) => live() && set((s) => ({ calibration: { ...s.calibration, ...patch } }));
+        client
+          .calibrate(pruneRequestOf(state.persona, state.settings), {
+            progress: (progress) => calibration({ progress }),
+            answer: (text) => calibration({ answers: [...get().calibration.answers, text].slice(-6) }),
+            resumed: (checkpoint) => calibration({ resumedFrom: savedProgress(checkpoint) }),
+          })
+          .then(
+            (done) =>
+              live() &&
+              set((s) => ({
+                calibration: { ...s.calibration, status: 'done', timings: done.timings, accumulator: done.accumulator },
+                data: done.data,
+                plan: done.plan,
+                planParams: done.plan.params,
+                refined: done.refined,
+                refine: { status: 'idle', progress: null },
+                checkpoint: null,
+                compare: { ...s.compare, rows: [] },
+                step: 'plan',
+              })),
+            (error) => {
+              if (!live()) return;
+              if (error instanceof StudioCancelled) return calibration({ status: 'cancelled' });
+              calibration({ status: 'idle' });
+              fail('calibrate', messageOf(error));
+            },
+          );
       },
       cancelCalibration() {
         if (get().calibration.status !== 'running') return;
         set((s) => ({ calibration: { ...s.calibration, status: 'cancelling' } }));
-        client.send({ type: 'cancel' });
+        client.cancel();
       },
       setSparsity(sparsity) {
         if (sparsityProblem(sparsity)) return fail('plan', sparsityMessage);
@@ -429,14 +373,29 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         const { planParams, refine, calibration } = get();
         if (!planParams || refine.status === 'running' || refine.status === 'cancelling' || calibration.status === 'running') return;
         clearError('plan');
-        refineId = client.nextId();
+        const live = refines();
         set({ refine: { status: 'running', progress: null } });
-        client.send({ type: 'refine', requestId: refineId, params: planParams });
+        client.refine(planParams, (progress) => live() && set((s) => ({ refine: { ...s.refine, progress } }))).then(
+          // The writer may have moved on while it ran: show it only if it is still the plan asked for.
+          (done) =>
+            live() &&
+            set((s) => ({
+              refined: done.refined,
+              refine: { status: 'idle', progress: null },
+              ...(s.planParams && samePlanParams(s.planParams, done.plan.params) && { plan: done.plan }),
+            })),
+          (error) => {
+            if (!live()) return;
+            if (error instanceof StudioCancelled) return set({ refine: { status: 'cancelled', progress: null } });
+            set({ refine: { status: 'idle', progress: null } });
+            fail('plan', messageOf(error));
+          },
+        );
       },
       cancelRefine() {
         if (get().refine.status !== 'running') return;
         set((s) => ({ refine: { ...s.refine, status: 'cancelling' } }));
-        client.send({ type: 'cancel' });
+        client.cancel();
       },
       setCompare: (patch) => set((s) => ({ compare: { ...s.compare, ...patch } })),
       runCompare() {
@@ -445,15 +404,24 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         const levels = [...new Set(compare.levels)].filter((l) => l === 0 || !sparsityProblem(l)).sort((a, b) => a - b);
         if (levels.length === 0) return fail('compare', 'pick at least one level');
         clearError('compare');
-        compareId = client.nextId();
+        const live = compares();
         set({ compare: { ...compare, levels, rows: [], running: true } });
-        client.send({
-          type: 'compare',
-          requestId: compareId,
-          prompt: compare.prompt,
-          // 0% is the dense model (the worker keeps every channel), measured through the same path as the plans.
-          levels: levels.map((sparsity) => ({ label: `${Math.round(sparsity * 100)}%`, params: { ...planParams, sparsity, overrides: [] } })),
-        });
+        const stopped = () => set((s) => ({ compare: { ...s.compare, running: false } }));
+        client
+          .compare(
+            // 0% is the dense model (the worker keeps every channel), measured through the same path as the plans.
+            levels.map((sparsity) => ({ label: `${Math.round(sparsity * 100)}%`, params: { ...planParams, sparsity, overrides: [] } })),
+            compare.prompt,
+            (row) => live() && set((s) => ({ compare: { ...s.compare, rows: [...s.compare.rows, row] } })),
+          )
+          .then(
+            () => live() && stopped(),
+            (error) => {
+              if (!live()) return;
+              stopped();
+              if (!(error instanceof StudioCancelled)) fail('compare', messageOf(error));
+            },
+          );
       },
       setChatInput: (input) => set((s) => ({ chat: { ...s.chat, input } })),
       sendChat() {
@@ -461,36 +429,59 @@ export function createStudioStore(client: StudioClient, sessions: SessionStore):
         if (chat.running || !chat.input.trim()) return;
         clearError('chat');
         set({ chat: { ...chat, dense: '', pruned: '', running: planParams ? 2 : 1 } });
-        const dense = client.nextId();
-        chatIds.set(dense, 'dense');
-        client.send({ type: 'chat', requestId: dense, text: chat.input, persona: persona.description, params: null, maxNewTokens: 64 });
-        if (planParams) {
-          const pruned = client.nextId();
-          chatIds.set(pruned, 'pruned');
-          client.send({ type: 'chat', requestId: pruned, text: chat.input, persona: persona.description, params: planParams, maxNewTokens: 64 });
-        }
+        void chatSide('dense', null, chat.input, persona.description);
+        if (planParams) void chatSide('pruned', planParams, chat.input, persona.description);
       },
       runExport(options = {}) {
         const { planParams, persona, plan } = get();
         if (!planParams) return fail('export', 'make a plan first');
         if (plan?.kind !== 'refined') return fail('export', 'the plan shown is a preview; refine it first (step 5)');
         clearError('export');
-        exportId = client.nextId();
+        const live = exports();
         lastExport = null;
         lastGguf = null;
         set({ exported: { steps: {}, result: null, running: true }, gguf: { running: false, progress: null, result: null } });
         const slug = (persona.name || 'persona').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'persona';
-        client.send({ type: 'export', requestId: exportId, params: planParams, folderName: `${slug}-pruned-${Math.round(planParams.sparsity * 100)}${options.quantize ? `-${options.quantize}` : ''}`, ...(options.quantize && { quantize: options.quantize }) });
+        const folderName = `${slug}-pruned-${Math.round(planParams.sparsity * 100)}${options.quantize ? `-${options.quantize}` : ''}`;
+        client
+          .export({ params: planParams, folderName, ...(options.quantize && { quantize: options.quantize }) }, (step, state) => live() && set((s) => ({ exported: { ...s.exported, steps: { ...s.exported.steps, [step]: state } } })))
+          .then(
+            (exported) => {
+              if (!live()) return;
+              lastExport = exported;
+              const { files: _files, zip: _zip, ...result } = exported;
+              set({ exported: { steps: { build: 'done', verify: 'done', zip: 'done' }, result, running: false } });
+            },
+            (error) => {
+              if (!live()) return;
+              set((s) => ({ exported: { ...s.exported, running: false } }));
+              fail('export', messageOf(error));
+            },
+          );
       },
       exportFiles: () => lastExport,
       runGgufExport(ggufType) {
         if (!lastExport) return fail('export', 'prepare the download first');
         clearError('export');
-        ggufId = client.nextId();
+        const live = ggufs();
         lastGguf = null;
         set({ gguf: { running: true, progress: null, result: null } });
         // structured clone copies the files, so the folder stays downloadable while the worker converts
-        client.send({ type: 'export-gguf', requestId: ggufId, files: lastExport.files, fileName: `${lastExport.folderName}-${ggufType}.gguf`, ggufType });
+        client
+          .exportGguf({ files: lastExport.files, fileName: `${lastExport.folderName}-${ggufType}.gguf`, ggufType }, (done, total) => live() && set((s) => ({ gguf: { ...s.gguf, progress: { done, total } } })))
+          .then(
+            (gguf) => {
+              if (!live()) return;
+              lastGguf = gguf;
+              const { data, ...result } = gguf;
+              set({ gguf: { running: false, progress: null, result: { ...result, bytes: data.byteLength } } });
+            },
+            (error) => {
+              if (!live()) return;
+              set({ gguf: { running: false, progress: null, result: null } });
+              fail('export', messageOf(error));
+            },
+          );
       },
       ggufFile: () => lastGguf,
       async reset() {

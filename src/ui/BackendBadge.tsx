@@ -1,5 +1,5 @@
 import { useStudio } from '../store/studio-app';
-import type { BackendInfo } from '../worker/protocol';
+import type { BackendInfo } from '../gpu/backend';
 
 export function BackendBadge() {
   const backend = useStudio((state) => state.backend);

@@ -1,5 +1,5 @@
 import { formatBytes, type MemoryVerdict } from '../model/memory-estimate';
-import { limitsFor, listingVerdict } from '../model/sources/variant-choice';
+import { limitsFor, listingVerdict } from '../sources/variant-choice';
 import { useStudio } from '../store/studio-app';
 import { useSources } from '../store/sources';
 

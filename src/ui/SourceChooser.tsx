@@ -1,5 +1,5 @@
 import type { DragEvent } from 'react';
-import { canPickDirectory, pickDirectory, readDrop, readFileInput } from '../model/sources/local-folder';
+import { canPickDirectory, pickDirectory, readDrop, readFileInput } from '../sources/local-folder';
 import { BUILTIN_LABEL, useSources, type SourceKind } from '../store/sources';
 
 const KINDS: { kind: SourceKind; label: string }[] = [

@@ -1,5 +1,5 @@
 import { formatBytes } from '../model/memory-estimate';
-import { formatAdvice } from '../model/sources/variants';
+import { formatAdvice } from '../sources/variants';
 import { useSources } from '../store/sources';
 
 /** The ONNX variants the source offers; the choice says what it means for pruning. */

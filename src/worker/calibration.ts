@@ -10,6 +10,7 @@
 import type * as Ort from 'onnxruntime-web/webgpu';
 import { runCalibration, type CalibrationOptions, type CalibrationProgress, type CalibrationResult } from '../calibration/engine';
 import type { AccumulatorFactory } from '../calibration/engine-accumulator';
+import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { createGpuAccumulator } from '../calibration/engine-accumulator-gpu';
 import { instrumentGraphBytes } from '../calibration/engine-model';
@@ -17,9 +18,20 @@ import { createGpuContext, type GpuContext } from '../gpu/context';
 import { bundledShaders } from '../gpu/shaders-bundled';
 import type { ModelBundle } from '../model/bundle';
 import type { InstrumentedOutput } from '../onnx/instrument';
-import type { Backend } from './backend';
-import type { CalibrateParams } from './protocol';
+import type { CalibrationSample } from '../core/stats';
+import type { Backend } from '../gpu/backend';
 import { createSession } from './session';
+
+/** A calibration run over the loaded model (see src/calibration/engine.ts). */
+export interface CalibrateParams {
+  samples: CalibrationSample[];
+  batchSize?: number;
+  maxBatchTokens?: number;
+  /** Also accumulate Gram matrices, within this many bytes at a time (more passes when they do not fit). */
+  gramBudgetBytes?: number;
+  /** Continue a cancelled run (same samples). */
+  resume?: CalibrationCheckpoint;
+}
 
 interface InstrumentedSession {
   session: Ort.InferenceSession;

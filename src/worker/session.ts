@@ -1,6 +1,6 @@
 import type * as Ort from 'onnxruntime-web/webgpu';
 import type { ModelBundle } from '../model/bundle';
-import { wasm, type Backend } from './backend';
+import { wasm, type Backend } from '../gpu/backend';
 
 /**
  * Creates the session on the chosen backend. If WebGPU cannot run this graph, falls back to WASM and

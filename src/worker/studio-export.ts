@@ -12,8 +12,33 @@ import { encodeModel } from '../onnx/model-io';
 import { exportModelCard } from '../onnx/export-model-card';
 import { manifestJsonText, prunedConfig, pruningManifest } from '../onnx/prune-export';
 import { quantizationRecord, type QuantizationRecord, type QuantizeRequest } from '../onnx/quantize-int4';
-import type { BrowserPipelineRuntime, PrunedModel } from './studio-runtime';
 import { createSession } from './session';
+import type { ModelBundle } from '../model/bundle';
+import type { ModelConfig } from '../model/config';
+import type { NllSummary } from '../eval/nll';
+import type { FfnLayer } from '../onnx/ffn-discovery';
+import type { OnnxModel } from '../onnx/model-io';
+import type { Int4QuantizeOptions } from '../onnx/quantize-int4';
+import type { PruneReport } from '../onnx/prune-export';
+
+export interface PrunedModel {
+  modelBytes: Uint8Array;
+  externalData: { path: string; data: Uint8Array }[];
+  report: PruneReport;
+  /** Graph plus external data bytes. */
+  bytes: number;
+  /** MatMuls turned into int4 MatMulNBits, when quantized. */
+  quantizedMatMuls?: number;
+}
+
+/** What exporting needs of the loaded model (studio-runtime.ts's ExportRuntime has it). */
+export interface ExportRuntime {
+  readonly bundle: ModelBundle;
+  readonly config: ModelConfig;
+  decodedModel(): { model: OnnxModel; ffns: FfnLayer[] };
+  prunedModel(plan: PlanWeights, quantize?: Int4QuantizeOptions): Promise<PrunedModel>;
+  prunedNll(pruned: PrunedModel, sequences: readonly (readonly number[])[]): Promise<NllSummary>;
+}
 
 export interface ExportedFile {
   path: string;
@@ -32,7 +57,7 @@ export interface ExportedFolder {
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
 
 export async function buildExportFiles(
-  runtime: BrowserPipelineRuntime,
+  runtime: ExportRuntime,
   plan: PlanWeights,
   method: string,
   extraManifest: Record<string, unknown>,
@@ -73,7 +98,7 @@ export interface VerifyResult {
  * Reloads the exported graph from its bytes in a fresh WASM session and compares its logits with the dense
  * model whose removed channels are masked (and refit rows substituted) in memory, on `sequences`.
  */
-export async function verifyExport(runtime: BrowserPipelineRuntime, folder: ExportedFolder, plan: PlanWeights, sequences: readonly (readonly number[])[]): Promise<VerifyResult> {
+export async function verifyExport(runtime: ExportRuntime, folder: ExportedFolder, plan: PlanWeights, sequences: readonly (readonly number[])[]): Promise<VerifyResult> {
   const wasm = { kind: 'wasm' as const, info: { kind: 'wasm' as const, reason: 'verification', threads: 1 } };
   // A quantized export differs from the masked model by design: the pruning is checked on its float graph.
   const checked = folder.floatGraph ?? folder.pruned;

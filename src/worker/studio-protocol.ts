@@ -9,8 +9,8 @@ import type { PlanEstimates } from '../pruning/estimates';
 import type { BuiltPlan, PruneMethod, ScoringMethod } from '../pruning/plan-builder';
 import type { LayerOverrides } from '../pruning/plan-overrides';
 import type { StopReason } from '../model/generate';
-import type { BundleFiles } from '../model/sources/bundle-files';
-import type { BackendPreference, BackendInfo } from './protocol';
+import type { BundleFiles } from '../sources/bundle-files';
+import type { BackendPreference, BackendInfo } from '../gpu/backend';
 import type { PlanTotals } from './studio-plan';
 
 /** A model the sources worker opened (any source: built-in, hub, URL, folder, GGUF), named for the writer. */

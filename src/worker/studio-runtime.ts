@@ -10,23 +10,23 @@
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import type { SynthesisSettings } from '../calibration/calibration-set';
-import type { CalibrationSample } from '../calibration/engine-batches';
+import type { CalibrationSample } from '../core/stats';
 import type { AccumulatorFactory } from '../calibration/engine-accumulator';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { createGpuAccumulator } from '../calibration/engine-accumulator-gpu';
 import { instrumentGraphBytes } from '../calibration/engine-model';
-import { runLayerwise } from '../calibration/layerwise';
+import { runLayerwise } from '../pipeline/layerwise';
 import { samplesKey, type CalibrationCheckpoint } from '../calibration/engine-checkpoint';
-import type { CalibrationStats } from '../calibration/stats';
+import type { CalibrationStats } from '../core/stats';
 import type { PlanWeights } from '../eval/apply-plan';
 import { CpuHeldOutKl, runBatchLogits, type KlSummary } from '../eval/held-out-kl';
 import { planCalibrationModel, planFeeds, planInputsModel, type PlanInputsModel } from '../eval/plan-model';
 import { sequenceNll, summariseNll, type NllSummary } from '../eval/nll';
 import { createGpuContext, type GpuContext } from '../gpu/context';
-import { GpuHeldOutKl } from '../gpu/held-out-kl-gpu';
+import { GpuHeldOutKl } from '../eval/held-out-kl-gpu';
 import { gpuTensorOf } from '../gpu/ort-tensor';
 import { bundledShaders } from '../gpu/shaders-bundled';
-import { tokenNllOnGpu } from '../gpu/token-nll';
+import { tokenNllOnGpu } from '../gpu/kernels/token-nll/token-nll';
 import type { ModelBundle } from '../model/bundle';
 import { eosTokenIds } from '../model/config';
 import { describeDecoder, disposeAll, emptyPast, tokenFeeds } from '../model/decoder-io';
@@ -35,34 +35,24 @@ import { lastTokenHiddenStates } from '../calibration/hidden-states';
 import { readFloat32 } from '../model/logits';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer';
 import { discoverFfns, type FfnLayer } from '../onnx/ffn-discovery';
-import { cutLayers, LayerCutError, type LayerCut } from '../onnx/layer-cut';
+import { cutLayers, LayerCutError, type LayerCut } from '../pipeline/layer-cut';
 import { graphFacts } from '../onnx/graph-facts';
 import { checkConfigAgainstGraph } from '../model/config-check';
 import { encodeModelPieces } from '../onnx/model-pieces';
 import { decodeModel, encodeModel, tensorBytes, type OnnxModel } from '../onnx/model-io';
 import { quantizeMatMulsInt4, type Int4QuantizeOptions } from '../onnx/quantize-int4';
-import { countParameters, pruneModel, type PruneReport } from '../onnx/prune-export';
+import { countParameters, pruneModel } from '../onnx/prune-export';
 import type { InstrumentedOutput } from '../onnx/instrument';
-import { readFfnWeights } from '../pipeline/ffn-weights';
+import { readFfnWeights } from '../pruning/ffn-weights';
 import type { ExportRequest, ExportSummary, PipelineRuntime, RuntimeCalibrateOptions, RuntimeLayerwiseOptions } from '../pipeline/runtime';
 import type { LayerWeights } from '../pruning/scoring';
-import type { Backend } from './backend';
+import type { Backend } from '../gpu/backend';
 import { WorkerCalibration } from './calibration';
-import { buildExportFiles, type ExportedFolder } from './studio-export';
+import { buildExportFiles, type ExportedFolder, type PrunedModel } from './studio-export';
 import { ffnChannelCosts, planTotals, type ChannelCost, type PlanTotals } from './studio-plan';
 import { createSession } from './session';
 
 /** A pruned model built in memory: its files (graph + external data) and a session on each path. */
-export interface PrunedModel {
-  modelBytes: Uint8Array;
-  externalData: { path: string; data: Uint8Array }[];
-  report: PruneReport;
-  /** Graph plus external data bytes. */
-  bytes: number;
-  /** MatMuls turned into int4 MatMulNBits, when quantized. */
-  quantizedMatMuls?: number;
-}
-
 export interface StudioRuntimeHooks {
   /** Each synthesised answer (decoded), for the live preview. */
   onAnswer?: (text: string, tokens: number) => void;
@@ -270,7 +260,7 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   }
 
   /**
-   * Sequential reconstruction one layer at a time (src/calibration/layerwise.ts) on the calibration backend:
+   * Sequential reconstruction one layer at a time (src/pipeline/layerwise.ts) on the calibration backend:
    * on WebGPU the stored hidden states and activations stay GPU buffers and the WGSL kernels accumulate the
    * layer's statistics; on WASM the CPU references do. Each layer's subgraphs get a session while it runs.
    */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtureSet, type FixtureName, type FixtureSet } from '../fixtures/fixtures';
 import { discoverFfns } from '../onnx/ffn-discovery';
-import { readModelFile } from '../onnx/model-files';
+import { readModelFile } from '../node/model-files';
 import { encodeModel, type OnnxModel } from '../onnx/model-io';
 import { countParameters, pruneModel } from '../onnx/prune-export';
 import { ffnChannelCosts, planTotals } from './studio-plan';
