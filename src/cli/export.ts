@@ -3,7 +3,7 @@ import { readModelFolderMeta } from '../node/model-folder';
 import { exportPrunedFolder } from '../node/prune-folder';
 import { exportGgufFile } from '../node/gguf-export';
 import { GGUF_WEIGHT_TYPES, type GgufWeightType } from '../gguf/llama-gguf';
-import { planSparsity, type KeepPlan } from '../core/keep-plan';
+import { parseKeepPlan, planSparsity, type KeepPlan } from '../core/keep-plan';
 import { CliUsageError, parseCommandArgs } from './args';
 import { QUANTIZE_USAGE, quantizeOptions, quantizeRequest } from './quantize-option';
 import { printWarnings } from './warnings';
@@ -45,7 +45,7 @@ export const exportCommand = {
     const started = performance.now();
     const result = await exportPrunedFolder({
       modelDir: values.model,
-      plan: plan as { keep: number[][] },
+      plan,
       outDir: values.out,
       modelFile: values.graph,
       method: values.method,
@@ -63,7 +63,7 @@ export const exportCommand = {
     const summary = {
       out: values.out,
       modelFile: result.modelFile,
-      sparsity: planSparsity(plan as { keep: number[][] }, report.layers.map((l) => l.before)),
+      sparsity: planSparsity(plan, report.layers.map((l) => l.before)),
       intermediateSizes: report.layers.map((l) => l.after),
       parameters: report.parameters,
       downEdits: report.layers.map((l) => l.down),
@@ -76,26 +76,26 @@ export const exportCommand = {
   },
 };
 
-async function readPlan(path: string): Promise<unknown> {
+async function readPlan(path: string): Promise<KeepPlan> {
   const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new Error(error.code === 'ENOENT' ? `plan file not found: ${path}` : `${path}: ${error.message}`);
   });
   try {
-    return JSON.parse(text);
+    return parseKeepPlan(text);
   } catch (error) {
-    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+    throw new Error(`${path}: ${(error as Error).message}`);
   }
 }
 
 /** `--format gguf`: one GGUF file for llama.cpp (arch llama for uniform FFN widths, deci otherwise). */
-async function exportGguf(model: string, plan: unknown, out: string, typeOption: string | undefined, overwrite: boolean): Promise<void> {
+async function exportGguf(model: string, plan: KeepPlan | undefined, out: string, typeOption: string | undefined, overwrite: boolean): Promise<void> {
   const type = (typeOption ?? 'f16') as GgufWeightType;
   if (!GGUF_WEIGHT_TYPES.includes(type)) throw new CliUsageError(`--gguf-type must be one of ${GGUF_WEIGHT_TYPES.join(', ')}, got "${typeOption}"`);
   const started = performance.now();
   let shown = -1;
   const result = await exportGgufFile({
     model,
-    plan: plan as KeepPlan | undefined,
+    plan,
     out,
     type,
     overwrite,

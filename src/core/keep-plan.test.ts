@@ -41,5 +41,14 @@ describe('keep-plans', () => {
   it('parses plan.json text and reports invalid JSON', () => {
     expect(parseKeepPlan('{"keep": [[1], [2]]}', sizes).keep).toEqual([[1], [2]]);
     expect(() => parseKeepPlan('{"keep": [[1], [2]', sizes)).toThrow(/not valid JSON/);
+    expect(() => parseKeepPlan('{"keep": [[1], [9]]}', sizes)).toThrow(/channel 9 is out of range/);
+  });
+
+  it('parses plan.json text before the model is known, checking what holds for any model', () => {
+    expect(parseKeepPlan('{"keep": [[1], [2], [0, 7]]}').keep).toEqual([[1], [2], [0, 7]]);
+    expect(() => parseKeepPlan('{"keep": [[2, 1]]}')).toThrow(/sorted ascending/);
+    expect(() => parseKeepPlan('{"keep": [[-1]]}')).toThrow(/out of range/);
+    expect(() => parseKeepPlan('{"keep": [["a"]]}')).toThrow(/not an integer channel index/);
+    expect(() => parseKeepPlan('[]')).toThrow(/A keep-plan is an object/);
   });
 });

@@ -19,20 +19,31 @@ export class KeepPlanError extends Error {
  * are not integers, out of range, unsorted or repeated.
  */
 export function validateKeepPlan(plan: unknown, sizes: readonly number[]): KeepPlan {
-  if (typeof plan !== 'object' || plan === null || !Array.isArray((plan as { keep?: unknown }).keep)) {
-    throw new KeepPlanError('A keep-plan is an object {"keep": [[indices of layer 0], [indices of layer 1], ...]}');
-  }
-  const keep = (plan as { keep: unknown[] }).keep;
+  const { keep } = checkShape(plan);
   if (keep.length !== sizes.length) {
     throw new KeepPlanError(`The keep-plan lists ${keep.length} layers, but the model has ${sizes.length}`);
   }
   keep.forEach((layer, l) => {
     const size = sizes[l]!;
-    if (!Array.isArray(layer)) throw new KeepPlanError(`Layer ${l} of the keep-plan is not a list of channel indices`);
     if (layer.length === 0) throw new KeepPlanError(`Layer ${l} keeps no channel; a layer must keep at least one of its ${size} FFN channels`);
+    layer.forEach((c, i) => {
+      if (c >= size) throw new KeepPlanError(`Layer ${l}, entry ${i}: channel ${c} is out of range (the layer has channels 0..${size - 1})`);
+    });
+  });
+  return { keep };
+}
+
+/** What holds for any model: a list of layers, each a sorted list of distinct non-negative integer indices. */
+function checkShape(plan: unknown): KeepPlan {
+  if (typeof plan !== 'object' || plan === null || !Array.isArray((plan as { keep?: unknown }).keep)) {
+    throw new KeepPlanError('A keep-plan is an object {"keep": [[indices of layer 0], [indices of layer 1], ...]}');
+  }
+  const keep = (plan as { keep: unknown[] }).keep;
+  keep.forEach((layer, l) => {
+    if (!Array.isArray(layer)) throw new KeepPlanError(`Layer ${l} of the keep-plan is not a list of channel indices`);
     layer.forEach((c: unknown, i) => {
       if (typeof c !== 'number' || !Number.isInteger(c)) throw new KeepPlanError(`Layer ${l}, entry ${i}: ${JSON.stringify(c)} is not an integer channel index`);
-      if (c < 0 || c >= size) throw new KeepPlanError(`Layer ${l}, entry ${i}: channel ${c} is out of range (the layer has channels 0..${size - 1})`);
+      if (c < 0) throw new KeepPlanError(`Layer ${l}, entry ${i}: channel ${c} is out of range (indices start at 0)`);
       const prev = layer[i - 1] as number;
       if (i > 0 && c === prev) throw new KeepPlanError(`Layer ${l}: channel ${c} is listed twice`);
       if (i > 0 && c < prev) throw new KeepPlanError(`Layer ${l}: indices must be sorted ascending (${prev} comes before ${c})`);
@@ -41,15 +52,18 @@ export function validateKeepPlan(plan: unknown, sizes: readonly number[]): KeepP
   return { keep: keep as number[][] };
 }
 
-/** Parses plan.json text and validates it. */
-export function parseKeepPlan(json: string, sizes: readonly number[]): KeepPlan {
+/**
+ * Parses plan.json text. With `sizes`, validates it against that model; without (the model is not read
+ * yet), checks what holds for any model, and the model's reader validates it against its sizes.
+ */
+export function parseKeepPlan(json: string, sizes?: readonly number[]): KeepPlan {
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch (error) {
     throw new KeepPlanError(`The keep-plan is not valid JSON: ${(error as Error).message}`);
   }
-  return validateKeepPlan(value, sizes);
+  return sizes ? validateKeepPlan(value, sizes) : checkShape(value);
 }
 
 /** The plan that keeps everything. */

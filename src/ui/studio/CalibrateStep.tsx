@@ -1,6 +1,7 @@
 import { useStudio } from '../../store/studio-app';
 import type { StudioProgress } from '../../worker/studio-protocol';
 import { StepError } from './StepError';
+import { StepFooter } from './StepFooter';
 
 const PHASES: Record<StudioProgress['phase'], string> = {
   filtering: 'Choosing the questions that matter for your character',
@@ -72,7 +73,7 @@ export function CalibrateStep() {
         </div>
       )}
       <StepError step="calibrate" />
-      <div className="actions">
+      <StepFooter>
         {status === 'running' || status === 'cancelling' ? (
           <button type="button" className="secondary" data-testid="cancel-calibration" onClick={cancel} disabled={status === 'cancelling'}>
             {status === 'cancelling' ? 'Stopping…' : 'Cancel'}
@@ -89,7 +90,7 @@ export function CalibrateStep() {
             {!ready && <span className="status">Loading the model…</span>}
           </>
         )}
-      </div>
+      </StepFooter>
     </section>
   );
 }

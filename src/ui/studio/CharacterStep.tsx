@@ -1,5 +1,6 @@
 import { examplePersonas } from '../../calibration/question-bank';
 import { useStudio } from '../../store/studio-app';
+import { StepFooter } from './StepFooter';
 
 const examples = examplePersonas();
 
@@ -8,7 +9,6 @@ export function CharacterStep() {
   const persona = useStudio((s) => s.persona);
   const setPersona = useStudio((s) => s.setPersona);
   const pickExample = useStudio((s) => s.pickExample);
-  const goTo = useStudio((s) => s.goTo);
   const selected = examples.find((p) => p.description === persona.description)?.id ?? '';
   return (
     <section className="studio-step" aria-labelledby="character-title">
@@ -37,14 +37,7 @@ export function CharacterStep() {
         Example lines (optional, one per line)
         <textarea data-testid="persona-examples" rows={3} value={persona.examples} onChange={(e) => setPersona({ examples: e.target.value })} placeholder="Ahoy! Who goes there?" />
       </label>
-      <div className="actions">
-        <button type="button" className="secondary" onClick={() => goTo('model')}>
-          Back
-        </button>
-        <button type="button" className="primary" data-testid="to-settings" onClick={() => goTo('settings')} disabled={persona.description.trim().length < 10}>
-          Next: settings
-        </button>
-      </div>
+      <StepFooter back="model" next={{ to: 'settings', label: 'Next: settings', testId: 'to-settings', disabled: persona.description.trim().length < 10 }} />
     </section>
   );
 }

@@ -1,12 +1,12 @@
 import { useStudio } from '../../store/studio-app';
 import { StepError } from './StepError';
+import { StepFooter } from './StepFooter';
 
 /** Step 7: the same message to the full model and the slimmed one, side by side. */
 export function ChatStep() {
   const chat = useStudio((s) => s.chat);
   const setInput = useStudio((s) => s.setChatInput);
   const send = useStudio((s) => s.sendChat);
-  const goTo = useStudio((s) => s.goTo);
   const params = useStudio((s) => s.planParams);
   const kind = useStudio((s) => s.plan?.kind);
   return (
@@ -42,14 +42,7 @@ export function ChatStep() {
         </article>
       </div>
       <StepError step="chat" />
-      <div className="actions">
-        <button type="button" className="secondary" onClick={() => goTo('compare')}>
-          Back
-        </button>
-        <button type="button" className="primary" data-testid="to-export" onClick={() => goTo('export')}>
-          Next: download
-        </button>
-      </div>
+      <StepFooter back="compare" next={{ to: 'export', label: 'Next: download', testId: 'to-export' }} />
     </section>
   );
 }

@@ -2,6 +2,7 @@ import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAx
 import { formatBytes } from '../../model/memory-estimate';
 import { useStudio } from '../../store/studio-app';
 import { StepError } from './StepError';
+import { StepFooter } from './StepFooter';
 
 const LEVELS = [0, 0.25, 0.4, 0.5, 0.6, 0.75];
 
@@ -10,7 +11,6 @@ export function CompareStep() {
   const compare = useStudio((s) => s.compare);
   const setCompare = useStudio((s) => s.setCompare);
   const run = useStudio((s) => s.runCompare);
-  const goTo = useStudio((s) => s.goTo);
   const toggle = (level: number) => setCompare({ levels: compare.levels.includes(level) ? compare.levels.filter((l) => l !== level) : [...compare.levels, level].sort((a, b) => a - b) });
   return (
     <section className="studio-step" aria-labelledby="compare-title">
@@ -91,14 +91,7 @@ export function CompareStep() {
           </div>
         </>
       )}
-      <div className="actions">
-        <button type="button" className="secondary" onClick={() => goTo('plan')}>
-          Back
-        </button>
-        <button type="button" className="primary" data-testid="to-chat" onClick={() => goTo('chat')}>
-          Next: chat
-        </button>
-      </div>
+      <StepFooter back="plan" next={{ to: 'chat', label: 'Next: chat', testId: 'to-chat' }} />
     </section>
   );
 }

@@ -7,6 +7,7 @@ import type { ExportStep as Step } from '../../store/studio';
 import { RefinePanel } from './RefinePanel';
 import { StepError } from './StepError';
 import type { GgufWeightType } from '../../gguf/llama-gguf';
+import { StepFooter } from './StepFooter';
 
 const STEPS: [Step, string][] = [
   ['build', 'Build the slimmed model'],
@@ -75,7 +76,6 @@ export function ExportStep() {
   const exported = useStudio((s) => s.exported);
   const run = useStudio((s) => s.runExport);
   const files = useStudio((s) => s.exportFiles);
-  const goTo = useStudio((s) => s.goTo);
   const refinedShown = useStudio((s) => s.plan?.kind === 'refined');
   const { result } = exported;
   const [int4, setInt4] = useState(false);
@@ -139,11 +139,7 @@ export function ExportStep() {
         </div>
       )}
       <StepError step="export" />
-      <div className="actions">
-        <button type="button" className="secondary" onClick={() => goTo('chat')}>
-          Back
-        </button>
-      </div>
+      <StepFooter back="chat" />
     </section>
   );
 }

@@ -11,6 +11,7 @@ import { VariantPicker } from '../VariantPicker';
 import { StepError } from './StepError';
 import { TryModel } from './TryModel';
 import '../sources.css';
+import { StepFooter } from './StepFooter';
 
 function describeModel(model: ModelState): string {
   switch (model.status) {
@@ -28,7 +29,6 @@ function describeModel(model: ModelState): string {
 /** Step 1: which model to slim down (built-in, hub, address, folder or .gguf), its card, and a try-out. */
 export function ModelStep() {
   const model = useStudio((s) => s.model);
-  const goTo = useStudio((s) => s.goTo);
   const phase = useSources((s) => s.phase);
   const message = useSources((s) => s.message);
   const load = useSources((s) => s.load);
@@ -81,11 +81,7 @@ export function ModelStep() {
         </div>
         <div className="model-try-column">{model.status === 'ready' && <TryModel />}</div>
       </div>
-      <div className="actions">
-        <button type="button" className="primary" data-testid="to-character" onClick={() => goTo('character')} disabled={model.status !== 'ready'}>
-          Next: your character
-        </button>
-      </div>
+      <StepFooter next={{ to: 'character', label: 'Next: your character', testId: 'to-character', disabled: model.status !== 'ready' }} />
     </section>
   );
 }

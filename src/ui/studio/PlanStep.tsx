@@ -4,6 +4,7 @@ import { HeatStrip } from './HeatStrip';
 import { LayerChart } from './LayerChart';
 import { RefinePanel } from './RefinePanel';
 import { StepError } from './StepError';
+import { StepFooter } from './StepFooter';
 
 /** Step 5: what will be removed, per layer; the slider previews at once from the saved statistics, refine makes the plan to download. */
 export function PlanStep() {
@@ -11,7 +12,6 @@ export function PlanStep() {
   const params = useStudio((s) => s.planParams);
   const setSparsity = useStudio((s) => s.setSparsity);
   const override = useStudio((s) => s.overrideLayer);
-  const goTo = useStudio((s) => s.goTo);
   if (!plan || !params) {
     return (
       <section className="studio-step">
@@ -70,14 +70,7 @@ export function PlanStep() {
       </table>
       <HeatStrip scores={plan.scores} kept={plan.keptPerLayer} />
       <StepError step="plan" />
-      <div className="actions">
-        <button type="button" className="secondary" onClick={() => goTo('settings')}>
-          Back
-        </button>
-        <button type="button" className="primary" data-testid="to-compare" onClick={() => goTo('compare')}>
-          Next: compare sizes
-        </button>
-      </div>
+      <StepFooter back="settings" next={{ to: 'compare', label: 'Next: compare sizes', testId: 'to-compare' }} />
     </section>
   );
 }

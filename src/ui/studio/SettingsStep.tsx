@@ -4,6 +4,7 @@ import { PRUNE_METHODS, type PruneMethod } from '../../pruning/plan-builder';
 import type { AllocationKind } from '../../pruning/allocation';
 import { useStudio } from '../../store/studio-app';
 import { StepError } from './StepError';
+import { StepFooter } from './StepFooter';
 
 const METHOD_HINTS: Record<PruneMethod, string> = {
   persona: 'Best for a character (recommended).',
@@ -25,7 +26,6 @@ export function SettingsStep() {
   const settings = useStudio((s) => s.settings);
   const update = useStudio((s) => s.updateSettings);
   const run = useStudio((s) => s.runCalibration);
-  const goTo = useStudio((s) => s.goTo);
   const checkpoint = useStudio((s) => s.checkpoint);
   return (
     <section className="studio-step" aria-labelledby="settings-title">
@@ -76,14 +76,11 @@ export function SettingsStep() {
         </label>
       </div>
       <StepError step="calibrate" />
-      <div className="actions">
-        <button type="button" className="secondary" onClick={() => goTo('character')}>
-          Back
-        </button>
+      <StepFooter back="character">
         <button type="button" className="primary" data-testid="run-calibration" onClick={run}>
           {checkpoint ? 'Resume the analysis' : 'Analyse my character'}
         </button>
-      </div>
+      </StepFooter>
     </section>
   );
 }
