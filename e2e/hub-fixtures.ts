@@ -20,7 +20,7 @@ import { DataType, makeModel, node, tensorFromFloat32, valueInfo } from '../src/
 import { parseModel } from '../src/onnx/model-io';
 import { encodeMessage, onnxTypes, DataLocation } from '../src/onnx/proto';
 
-export const ORG = 'test-org';
+const ORG = 'test-org';
 
 const FROM_FIXTURES: Record<string, FixtureName> = {
   stories: 'optimum-fp32',

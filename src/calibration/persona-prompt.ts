@@ -72,7 +72,7 @@ function withAnswer(prompt: string, answer: string | undefined, systemFolded: bo
  * `answer` when given. A template that raises on a system role, or silently drops it, gets the system
  * prompt folded into the user turn instead (system, blank line, question).
  */
-export function renderChat(format: Extract<PromptFormat, { kind: 'chat' }>, system: string | null, user: string, answer?: string): RenderedPrompt {
+function renderChat(format: Extract<PromptFormat, { kind: 'chat' }>, system: string | null, user: string, answer?: string): RenderedPrompt {
   const template = new Template(format.template);
   const render = (messages: Message[]) => template.render({ ...format.specialTokens, messages, add_generation_prompt: true });
   if (system !== null) {
@@ -91,7 +91,7 @@ export function renderChat(format: Extract<PromptFormat, { kind: 'chat' }>, syst
 }
 
 /** A base-model prompt: the persona description (when given), a blank line, then the story opening. */
-export function renderStory(persona: string | null, storyPrompt: string, answer?: string): RenderedPrompt {
+function renderStory(persona: string | null, storyPrompt: string, answer?: string): RenderedPrompt {
   return withAnswer(persona === null ? storyPrompt : `${persona}\n\n${storyPrompt}`, answer, false);
 }
 

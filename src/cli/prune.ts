@@ -45,7 +45,7 @@ export const pipelineOptions = {
 type OptionValues = { [K in keyof typeof pipelineOptions]?: (typeof pipelineOptions)[K]['type'] extends 'string' ? string : boolean };
 
 /** A `<text | @file>` argument: the text itself, or the contents of the file after the @. */
-export async function textArgument(value: string, name: string): Promise<string> {
+async function textArgument(value: string, name: string): Promise<string> {
   if (!value.startsWith('@')) return value;
   const path = value.slice(1);
   return readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -108,7 +108,7 @@ export async function openModel(path: string): Promise<{ runtime: NodePipelineRu
 }
 
 /** One stderr line when a phase starts and one when it completes. */
-export function progressPrinter(prefix = ''): (p: PipelineProgress) => void {
+function progressPrinter(prefix = ''): (p: PipelineProgress) => void {
   let current = '';
   let finished = false;
   return (p) => {

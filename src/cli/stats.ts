@@ -17,7 +17,7 @@ const usage = 'stats --model <model dir> --texts <file.jsonl, one {"text": ...} 
  * One sample per line: every token counts with weight 1, BOS first when the tokenizer's config asks for it.
  * A line longer than `limit` tokens (the model's positions) is refused before anything runs.
  */
-export function parseTextSamples(jsonl: string, file: string, tokenizer: TextTokenizer, limit?: number): CalibrationSample[] {
+function parseTextSamples(jsonl: string, file: string, tokenizer: TextTokenizer, limit?: number): CalibrationSample[] {
   const samples: CalibrationSample[] = [];
   jsonl.split('\n').forEach((line, i) => {
     if (!line.trim()) return;

@@ -81,12 +81,12 @@ export function keepFfnChannels(rows: Float32Array, role: 'gate' | 'up' | 'down'
   return out;
 }
 
-export function isUniform(ffnDims: readonly number[]): boolean {
+function isUniform(ffnDims: readonly number[]): boolean {
   return ffnDims.every((d) => d === ffnDims[0]);
 }
 
 /** GGUF shapes (ne0 = input features first) of every tensor, in llama.cpp's usual order. */
-export function llamaTensorShapes(s: LlamaGgufShape): [string, number[]][] {
+function llamaTensorShapes(s: LlamaGgufShape): [string, number[]][] {
   const q = s.nHeads * s.headDim;
   const kv = s.nKvHeads * s.headDim;
   const list: [string, number[]][] = [['token_embd.weight', [s.dim, s.vocabSize]]];

@@ -6,7 +6,7 @@ import { f32ToF16Bits } from '../onnx/float16';
 import { f16ToF32Array } from '../onnx/float16';
 
 export const Q8_0_BLOCK = 32;
-export const Q8_0_BLOCK_BYTES = 2 + Q8_0_BLOCK;
+const Q8_0_BLOCK_BYTES = 2 + Q8_0_BLOCK;
 
 /** Bytes of `elements` values in Q8_0 (elements must be a multiple of 32). */
 export const q8_0Bytes = (elements: number) => (elements / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;

@@ -14,7 +14,7 @@ export function createGpuContext(device: GPUDevice, shaders: ShaderSource): GpuC
 }
 
 /** Compute pipelines, compiled on first use per (kernel, element type). */
-export class KernelPipelines {
+class KernelPipelines {
   private readonly cache = new Map<string, GPUComputePipeline>();
 
   constructor(

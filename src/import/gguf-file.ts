@@ -50,7 +50,7 @@ const BYTES_PER_ELEMENT: Partial<Record<GGMLQuantizationType, number>> = {
   [GGMLQuantizationType.BF16]: 2,
 };
 
-export function ggmlTypeName(type: number): string {
+function ggmlTypeName(type: number): string {
   return GGMLQuantizationType[type] ?? `unknown ggml type ${type}`;
 }
 

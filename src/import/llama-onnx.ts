@@ -13,7 +13,7 @@ import { GgufError } from './gguf-file';
 /** Most negative float32: what HF uses to mask attention (finite, so fully masked rows stay NaN-free). */
 const MASK_MIN = -3.4028234663852886e38;
 
-export const OPSET = 17;
+const OPSET = 17;
 
 /**
  * GGUF keeps Q/K rows for llama.cpp's interleaved-pair RoPE (pairs 2i, 2i+1); the HF graph rotates

@@ -141,7 +141,7 @@ function tensorBytes(t: TensorProto): number {
 }
 
 /** Bytes of all initializers, the largest one, and the parameter count (see {@link ModelCard.parameters}). */
-export function weightStats(model: OnnxModel, index?: GraphIndex): { parameters: number; bytes: number; largest: { name: string; bytes: number } | undefined } {
+function weightStats(model: OnnxModel, index?: GraphIndex): { parameters: number; bytes: number; largest: { name: string; bytes: number } | undefined } {
   const g = index ?? new GraphIndex(model.graph ?? {});
   let parameters = 0;
   let bytes = 0;

@@ -31,7 +31,7 @@ export async function findGraphFile(dir: string): Promise<string> {
 }
 
 /** The graph's shape facts, from its protobuf alone (external data is not read). */
-export async function readGraphFacts(graphPath: string): Promise<GraphFacts> {
+async function readGraphFacts(graphPath: string): Promise<GraphFacts> {
   const source = await ModelFileSource.open(graphPath);
   try {
     return graphFacts(source.model);

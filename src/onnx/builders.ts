@@ -19,10 +19,10 @@ import {
   type ValueInfoProto,
 } from './proto';
 
-export { AttributeType, DataType, bytesPerElement, tensorByteLength } from './proto';
+export { DataType } from './proto';
 
 /** IR version written by default: IR 10 (ONNX 1.16), readable by every onnxruntime this app uses. */
-export const DEFAULT_IR_VERSION = 10;
+const DEFAULT_IR_VERSION = 10;
 
 const utf8 = new TextEncoder();
 

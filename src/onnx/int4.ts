@@ -23,7 +23,7 @@ export interface Int4Weight {
   zeroPoints?: Uint8Array;
 }
 
-export const DEFAULT_ZERO_POINT = 8;
+const DEFAULT_ZERO_POINT = 8;
 
 export const kBlocksOf = (K: number, blockSize: number) => Math.ceil(K / blockSize);
 export const zeroPointBytesPerRow = (kBlocks: number) => Math.ceil(kBlocks / 2);
@@ -41,7 +41,7 @@ function setNibble(bytes: Uint8Array, index: number, value: number): void {
 }
 
 /** Zero point of (row n, block j). */
-export function zeroPointAt(w: Pick<Int4Weight, 'K' | 'blockSize' | 'zeroPoints'>, n: number, j: number): number {
+function zeroPointAt(w: Pick<Int4Weight, 'K' | 'blockSize' | 'zeroPoints'>, n: number, j: number): number {
   if (!w.zeroPoints) return DEFAULT_ZERO_POINT;
   return nibble(w.zeroPoints, n * zeroPointBytesPerRow(kBlocksOf(w.K, w.blockSize)) * 2 + j);
 }

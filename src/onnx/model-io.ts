@@ -57,7 +57,7 @@ export interface EncodedModel {
 }
 
 /** Protobuf cannot serialize or parse a message of 2 GiB or more. */
-export const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
+const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
 
 /** `model.onnx` -> `model.onnx_data` (Optimum's convention); any folder part is dropped. */
 export function defaultExternalDataName(modelFileName: string): string {

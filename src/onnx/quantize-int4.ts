@@ -80,7 +80,7 @@ export interface Int4QuantizeResult {
 const FLOAT_TYPES: readonly number[] = [DataType.FLOAT, DataType.FLOAT16];
 const MS_DOMAIN = 'com.microsoft';
 
-export const DEFAULT_INT4_BLOCK = 32;
+const DEFAULT_INT4_BLOCK = 32;
 
 /** Quantizes `model`'s float MatMul weights; `read` returns an initializer's raw bytes (resolving external data). */
 export async function quantizeMatMulsInt4(model: OnnxModel, read: (tensor: TensorProto) => Promise<Uint8Array>, options: Int4QuantizeOptions = {}): Promise<Int4QuantizeResult> {

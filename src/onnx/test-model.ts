@@ -8,11 +8,11 @@ import type { GraphProto, ModelProto, SparseTensorProto } from './proto';
 
 export const W = [0.1, -0.2, 0.3, 0.4, 0.5, -0.6, -0.7, 0.8, 0.9, 1.0, -1.1, 1.2]; // [4, 3]
 export const W2 = [0.25, -0.5, 0.75, 1, -1, 0.5, 0.25, -0.25, 2, 0, -1, 0.5]; // [3, 4]
-export const BIAS_FP16_BITS = [0x3800, 0xbc00, 0x4000]; // 0.5, -1, 2
-export const BIAS = [0.5, -1, 2];
+const BIAS_FP16_BITS = [0x3800, 0xbc00, 0x4000]; // 0.5, -1, 2
+const BIAS = [0.5, -1, 2];
 export const C = [1, 2, 3];
-export const CF = [0.5, -1, 2];
-export const PADS = [0, 1, 0, 1];
+const CF = [0.5, -1, 2];
+const PADS = [0, 1, 0, 1];
 export const Q = [0, 128, 255];
 
 function branch(name: string, op: string): GraphProto {
@@ -23,7 +23,7 @@ function branch(name: string, op: string): GraphProto {
   };
 }
 
-export function sparseSix(): SparseTensorProto {
+function sparseSix(): SparseTensorProto {
   return { values: tensorFromFloat32('sp_values', [2], new Float32Array([7, 9])), indices: tensorFromInt64('sp_indices', [2], [1, 4]), dims: [2, 3] };
 }
 

@@ -57,7 +57,7 @@ export interface PruneRequest {
   search?: Partial<SearchSettings> | false;
 }
 
-export const DEFAULT_SAMPLES = 32;
+const DEFAULT_SAMPLES = 32;
 
 export type ResolvedPruneRequest = Required<Omit<PruneRequest, 'persona' | 'planOptions' | 'search' | 'keepOverrides'>> &
   Pick<PruneRequest, 'persona' | 'planOptions' | 'keepOverrides'> & { search: SearchSettings | false };

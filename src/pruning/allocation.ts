@@ -22,8 +22,8 @@ export interface AllocationOptions {
   outlierScores?: ArrayLike<number>[];
 }
 
-export const DEFAULT_OWL_LAMBDA = 0.08;
-export const DEFAULT_OWL_THRESHOLD = 5;
+const DEFAULT_OWL_LAMBDA = 0.08;
+const DEFAULT_OWL_THRESHOLD = 5;
 
 /** Kept count after rounding to `multiple`, raised to at least max(minKeep, 1) and capped at the layer width. */
 export function roundKeep(target: number, channels: number, minKeep = 1, multiple = 1): number {

@@ -21,7 +21,7 @@ export interface LayerWeights {
 }
 
 /** Channel count of a [C, H] down_proj. */
-export function channelCount(down: Float32Array, hidden: number): number {
+function channelCount(down: Float32Array, hidden: number): number {
   const c = down.length / hidden;
   if (!Number.isInteger(c) || c < 1) throw new RangeError(`down_proj has ${down.length} values, not a multiple of hidden size ${hidden}`);
   return c;

@@ -43,7 +43,7 @@ export class DownloadIncompleteError extends Error {
   }
 }
 
-export class HttpError extends Error {
+class HttpError extends Error {
   override name = 'HttpError';
   constructor(
     readonly url: string,

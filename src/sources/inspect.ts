@@ -29,7 +29,7 @@ export interface Inspection {
 const DECODER_FIELDS = ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'vocab_size'] as const;
 
 /** Why config.json does not describe a decoder LM, or undefined when it does. */
-export function configProblem(config: Record<string, unknown>): string | undefined {
+function configProblem(config: Record<string, unknown>): string | undefined {
   const missing: string[] = DECODER_FIELDS.filter((f) => typeof config[f] !== 'number');
   const ffn = config.intermediate_size ?? config.intermediate_sizes;
   if (typeof ffn !== 'number' && !Array.isArray(ffn)) missing.push('intermediate_size');

@@ -18,7 +18,7 @@ export class SourceNotFoundError extends Error {
 }
 
 /** Files a model folder may hold, probed when there is no listing; external data is learnt from the graph. */
-export const PROBED_FILES = [
+const PROBED_FILES = [
   'config.json',
   'genai_config.json',
   'generation_config.json',

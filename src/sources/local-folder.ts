@@ -37,7 +37,7 @@ export async function pickDirectory(): Promise<LocalFolder | undefined> {
   }
 }
 
-export async function readDirectoryHandle(handle: FileSystemDirectoryHandle, prefix = ''): Promise<LocalFolder> {
+async function readDirectoryHandle(handle: FileSystemDirectoryHandle, prefix = ''): Promise<LocalFolder> {
   const files: LocalFile[] = [];
   for await (const entry of (handle as IterableDirectory).values()) {
     if (skipped(entry.name)) continue;

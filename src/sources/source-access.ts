@@ -44,7 +44,7 @@ export interface SourceRecord {
 export const RECORD_PATH = '.pps/source.json';
 
 /** A file/folder name for the cache: readable, short, and unique through a hash of the full id. */
-export function cacheDirName(id: string): string {
+function cacheDirName(id: string): string {
   let hash = 0x811c9dc5;
   for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
   const slug = id.replace(/^[a-z]+:\/\/|^[a-z]+:/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60);

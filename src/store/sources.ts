@@ -23,7 +23,7 @@ export type SourceKind = 'builtin' | 'hub' | 'url' | 'folder' | 'gguf';
 export const BUILTIN_LABEL = 'Built-in: TinyStories 260K';
 
 /** Tokens in one calibration batch by default: a few prompts with their answers. */
-export const DEFAULT_BATCH_TOKENS = 1024;
+const DEFAULT_BATCH_TOKENS = 1024;
 
 export type SourcesPhase = 'idle' | 'inspecting' | 'downloading' | 'handed-over' | 'failed';
 

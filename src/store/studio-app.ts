@@ -10,5 +10,5 @@ export const useStudio = createStudioStore(createStudioClient(backendFromUrl(loc
 // Step 1's model sources (built-in, hub, URL, folder, GGUF) open models into the studio's worker.
 connectSources({ backend: () => useStudio.getState().backend, open: (files, label) => useStudio.getState().loadModel({ files, label }) });
 
-/** Resolves once the saved session (if any) is back in the store. */
-export const studioRestored = persistStudio(useStudio, indexedDbSessions);
+// The saved session (if any) comes back into the store, and every change is saved from then on.
+void persistStudio(useStudio, indexedDbSessions);

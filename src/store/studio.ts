@@ -170,7 +170,7 @@ export function validateRun(state: Pick<StudioState, 'persona' | 'settings' | 'm
 export const sparsityMessage = `Choose how much to remove between ${Math.round(SPARSITY_RANGE.min * 100)}% and ${Math.round(SPARSITY_RANGE.max * 100)}%.`;
 
 /** Worker messages rewritten for a writer, with what to do next. */
-export function friendlyError(step: StudioStep, message: string): string {
+function friendlyError(step: StudioStep, message: string): string {
   if (/not found at|HTTP 404|model file/i.test(message)) return `The model files could not be found (${message}). If this is the built-in model, run \`npm start\`, which prepares it.`;
   if (/GPU device was lost|device lost/i.test(message)) return 'The graphics card stopped responding. Reload the page; your work is saved and will come back.';
   if (/out of memory|allocation failed|Array buffer allocation/i.test(message)) return 'The browser ran out of memory. Try fewer practice questions, or a smaller model.';
@@ -188,7 +188,7 @@ export function friendlyError(step: StudioStep, message: string): string {
 }
 
 /** How much of a calibration a checkpoint holds: samples analysed over every pass (Gram passes included). */
-export function savedProgress(checkpoint: CalibrationCheckpoint): { done: number; total: number } {
+function savedProgress(checkpoint: CalibrationCheckpoint): { done: number; total: number } {
   const passes = Math.max(1, checkpoint.gramPasses.length);
   return { done: checkpoint.pass * checkpoint.totalSamples + checkpoint.nextSample, total: passes * checkpoint.totalSamples };
 }

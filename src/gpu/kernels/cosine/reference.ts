@@ -1,7 +1,7 @@
 /** CPU reference of shaders/cosine.wgsl, in float64. */
 
 /** cos(a, b); 0 when either vector is zero (it has no direction). */
-export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
+function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError(`cosine of vectors of lengths ${a.length} and ${b.length}`);
   // Scaled by the largest magnitudes first, as the kernel does, so huge values do not overflow.
   let maxA = 0;
