@@ -22,7 +22,7 @@ import { tokenNllOnGpu } from '../gpu/kernels/token-nll/token-nll';
 
 export interface KernelCheckResult {
   name: string;
-  /** Measured error (see reference/errors.ts for each metric). */
+  /** Measured error (see gpu/kernels/errors.ts for each metric). */
   error: number;
   tolerance: number;
   detail: string;
