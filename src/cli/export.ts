@@ -80,11 +80,8 @@ async function readPlan(path: string): Promise<KeepPlan> {
   const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new Error(error.code === 'ENOENT' ? `plan file not found: ${path}` : `${path}: ${error.message}`);
   });
-  try {
-    return parseKeepPlan(text);
-  } catch (error) {
-    throw new Error(`${path}: ${(error as Error).message}`);
-  }
+  // Its messages name the layer and entry at fault; the plan is the only file given, so they need no path.
+  return parseKeepPlan(text);
 }
 
 /** `--format gguf`: one GGUF file for llama.cpp (arch llama for uniform FFN widths, deci otherwise). */

@@ -154,9 +154,9 @@ export class StudioHandler {
   }
 
   private loaded(): StudioRuntime {
-      if (!this.runtime) throw new Error('The model is not loaded yet.');
-      return this.runtime;
-    }
+    if (!this.runtime) throw new Error('The model is not loaded yet.');
+    return this.runtime;
+  }
 
   private async load(requestId: number, source: StudioModelSource) {
     if (!this.backend) throw new Error('The studio was not initialised.');
