@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convertToFloat16 } from '../fixtures/float16';
+import { convertToFloat16 } from '../fixtures/fp16-graph';
 import { buildGenaiLlama } from '../fixtures/genai-llama';
 import type { GgufModel } from '../import/gguf-file';
 import { hfConfig } from '../import/import-gguf';
