@@ -5,6 +5,7 @@ import { llamaCppPreTokenizer } from './gguf-bpe-pre';
 const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
 const split = (regex: string) => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
 const LLAMA3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN35 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 describe('llama.cpp pre-tokenizer names from tokenizer.json', () => {
   it('names the fixture layouts as llama.cpp does for SmolLM2 and Qwen2.5', () => {
@@ -19,6 +20,7 @@ describe('llama.cpp pre-tokenizer names from tokenizer.json', () => {
     expect(llamaCppPreTokenizer({ pre_tokenizer: byteLevel(true) }, {})).toBe('gpt-2');
     expect(llamaCppPreTokenizer(seq({ type: 'Digits', individual_digits: true }, byteLevel(true)), {})).toBe('starcoder');
     expect(llamaCppPreTokenizer(seq(split(QWEN2_REGEX), byteLevel(false)), { clean_up_tokenization_spaces: true })).toBe('stablelm2');
+    expect(llamaCppPreTokenizer(seq(split(QWEN35), byteLevel(false)), { clean_up_tokenization_spaces: false })).toBe('qwen35');
     expect(llamaCppPreTokenizer({ ...seq(split(LLAMA3), byteLevel(false)), model: { ignore_merges: true } }, { clean_up_tokenization_spaces: true })).toBe('llama-bpe');
   });
 
