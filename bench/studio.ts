@@ -8,7 +8,8 @@ import type { Page } from '@playwright/test';
 import { withBuiltApp } from './browser-app';
 import type { Row } from './row';
 
-const PORT = 4189;
+// Like playwright.config.ts and vite.config.ts: engineers sharing a machine each use their own port.
+const PORT = Number(process.env.PPS_PREVIEW_PORT ?? 4189);
 
 async function refinedPlan(page: Page, url: string): Promise<{ seconds: number; parts: Record<string, number>; backend: string }> {
   await page.goto(url);
