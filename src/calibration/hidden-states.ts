@@ -6,7 +6,9 @@
  * Where the graph has a KV cache, the token prefix all prompts share (a persona's prefix or system prompt)
  * runs once, and the rest of each prompt continues from its cache; prompts whose rests have the same
  * length run as one batch, so no row is padded. Causal attention makes every state the one a whole run of
- * the prompt gives (tested), at a fraction of the tokens and runs.
+ * the prompt gives (tested), at a fraction of the tokens and runs. onnxruntime's GroupQueryAttention
+ * (onnxruntime-genai graphs) continues a cache with more than one token only for one row at a time: for
+ * such graphs pass `batchedContinuation: false`, and each rest runs alone after the shared prefix.
  */
 import type { ModelConfig } from '../model/config';
 import { describeDecoder, disposeAll, emptyPast, rowFeeds, type DecoderIO } from '../model/decoder-io';
@@ -20,6 +22,7 @@ export async function lastTokenHiddenStates(
   config: ModelConfig,
   outputs: readonly InstrumentedOutput[],
   prompts: readonly (readonly number[])[],
+  options: { batchedContinuation?: boolean } = {},
 ): Promise<Float32Array[][]> {
   if (prompts.some((p) => p.length === 0)) throw new RangeError('an empty prompt has no last token');
   const names = outputs.map((o) => {
@@ -34,7 +37,8 @@ export async function lastTokenHiddenStates(
     const states: Float32Array[][] = [];
     const byLength = new Map<number, number[]>();
     prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
-    for (const [length, rows] of byLength) {
+    const groups = prefix > 0 && options.batchedContinuation === false ? prompts.map((p, i) => [p.length, [i]] as const) : [...byLength];
+    for (const [length, rows] of groups) {
       const rest = rows.map((i) => prompts[i]!.slice(prefix));
       const feeds = rowFeeds(ort, io, rest, prefix);
       const cache = past ? tilePast(ort, past, rows.length) : emptyPast(ort, io, rows.length);

@@ -122,7 +122,8 @@ export class NodePipelineRuntime implements PipelineRuntime {
   hiddenStates = async (prompts: number[][]): Promise<Float32Array[][]> => {
     const model = await this.instrumentedModel();
     // Loaded with { hidden: true }, so every output entry names its layer's hidden state too.
-    return lastTokenHiddenStates(ort, model.session, model.config, model.outputs as readonly InstrumentedOutput[], prompts);
+    const batchedContinuation = !(await this.decodedModel()).model.graph?.node?.some((n) => n.op_type === 'GroupQueryAttention');
+    return lastTokenHiddenStates(ort, model.session, model.config, model.outputs as readonly InstrumentedOutput[], prompts, { batchedContinuation });
   };
 
   async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {

@@ -195,7 +195,8 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
       return { session, outputs };
     })();
     const { session, outputs } = await this.hiddenSession;
-    return lastTokenHiddenStates(ort, session, this.config, outputs, prompts);
+    const batchedContinuation = !this.decodedModel().model.graph?.node?.some((n) => n.op_type === 'GroupQueryAttention');
+    return lastTokenHiddenStates(ort, session, this.config, outputs, prompts, { batchedContinuation });
   };
 
   async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {
