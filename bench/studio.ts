@@ -27,11 +27,13 @@ async function refinedPlan(page: Page, url: string): Promise<{ seconds: number; 
   return { seconds, parts, backend: (await page.getByTestId('backend').textContent()) ?? '' };
 }
 
-export async function rows(): Promise<Row[]> {
+/** `--only studio:wasm` or `studio:webgpu` measures one backend (SwiftShader WebGPU takes many minutes here). */
+export async function rows(only: ReadonlySet<string> = new Set()): Promise<Row[]> {
+  const backends = [['wasm', '?backend=wasm'], ['webgpu', '']].filter(([name]) => !only.size || only.has(name!)).map(([, query]) => query!);
   return withBuiltApp(PORT, async (browser, base) => {
     const out: Row[] = [];
     // WASM first: its row is the target; SwiftShader WebGPU is slow and, on a busy machine, may time out alone.
-    for (const query of ['?backend=wasm', '']) {
+    for (const query of backends) {
       const page = await browser.newPage();
       const measured = await refinedPlan(page, base + query).catch((error: unknown) => error as Error);
       await page.close();
