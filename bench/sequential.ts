@@ -50,6 +50,9 @@ async function prune(model: string, samples: number, extra: string[]): Promise<M
     const cli = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'prune', '--model', model, '--persona', PERSONA, '--sparsity', String(SPARSITY)];
     const args = ['-f', 'PPS_TIME %e %M %U %S', ...cli, '--samples', String(samples), ...extra, '--out', join(out, 'pruned')];
     const { stderr } = await run('/usr/bin/time', args, { cwd: root, maxBuffer: 1 << 28 });
+    // Where the time went, per pipeline phase (the CLI's progress lines), for whoever reads the log.
+    const phases = stderr.split('\n').filter((line) => line.includes(' done in '));
+    process.stderr.write(`sequential: ${model} ${extra.join(' ')}\n${phases.map((line) => `  ${line}\n`).join('')}`);
     const m = /PPS_TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(stderr);
     if (!m) throw new Error(`no timing from /usr/bin/time: ${stderr.slice(-500)}`);
     return { seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024, cpuSeconds: Number(m[3]) + Number(m[4]) };

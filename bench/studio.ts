@@ -8,7 +8,8 @@ import type { Page } from '@playwright/test';
 import { withBuiltApp } from './browser-app';
 import type { Row } from './row';
 
-const PORT = 4189;
+// Like playwright.config.ts and vite.config.ts: engineers sharing a machine each use their own port.
+const PORT = Number(process.env.PPS_PREVIEW_PORT ?? 4189);
 
 async function refinedPlan(page: Page, url: string): Promise<{ seconds: number; parts: Record<string, number>; backend: string }> {
   await page.goto(url);
@@ -26,11 +27,13 @@ async function refinedPlan(page: Page, url: string): Promise<{ seconds: number; 
   return { seconds, parts, backend: (await page.getByTestId('backend').textContent()) ?? '' };
 }
 
-export async function rows(): Promise<Row[]> {
+/** `--only studio:wasm` or `studio:webgpu` measures one backend (SwiftShader WebGPU takes many minutes here). */
+export async function rows(only: ReadonlySet<string> = new Set()): Promise<Row[]> {
+  const backends = [['wasm', '?backend=wasm'], ['webgpu', '']].filter(([name]) => !only.size || only.has(name!)).map(([, query]) => query!);
   return withBuiltApp(PORT, async (browser, base) => {
     const out: Row[] = [];
     // WASM first: its row is the target; SwiftShader WebGPU is slow and, on a busy machine, may time out alone.
-    for (const query of ['?backend=wasm', '']) {
+    for (const query of backends) {
       const page = await browser.newPage();
       const measured = await refinedPlan(page, base + query).catch((error: unknown) => error as Error);
       await page.close();

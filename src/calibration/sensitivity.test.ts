@@ -66,11 +66,16 @@ describe('questionSensitivities', () => {
     const { tokenizerJson, tokenizerConfig } = buildTokenizerFiles(model);
     const tokenizer = loadTokenizer(tokenizerJson, tokenizerConfig as unknown as Record<string, unknown>);
     const prompts: number[][] = [];
-    const hiddenStates: HiddenStates = async (ids) => {
-      prompts.push(ids);
+    const runOne = (ids: number[]) => {
       const states: Float32Array[] = [];
       referenceLogits(model, ids, { capture: (l, t, { hidden }) => t === ids.length - 1 && (states[l] = hidden) });
       return states;
+    };
+    let calls = 0;
+    const hiddenStates: HiddenStates = async (batch) => {
+      calls++;
+      prompts.push(...batch);
+      return batch.map(runOne);
     };
     const questions = ['One day, the little dog', 'The old sailor looked at the sea and'];
     const persona = 'Tom is a brave pirate with a big ship.';
@@ -81,9 +86,11 @@ describe('questionSensitivities', () => {
 
     // 2 questions × (target + 2 references); the prompt is the persona prefix + story opening after BOS.
     expect(prompts).toHaveLength(6);
+    expect(calls).toBe(1);
     expect(prompts[0]).toEqual(tokenizer.encode(renderPrompt({ kind: 'base' }, persona, questions[0]).text, { addBos: true }));
-    // Recompute the first score from the recorded runs: target is run 0, references runs 1 and 2.
-    const [target, ref1, ref2] = await Promise.all(prompts.slice(0, 3).map(hiddenStates));
+    // Recompute the first score from the recorded runs, persona by persona: the target's (runs 0, 1), then each reference's.
+    const [target, ref1, ref2] = [prompts[0]!, prompts[2]!, prompts[4]!].map(runOne);
+    expect(prompts[2]).toEqual(tokenizer.encode(renderPrompt({ kind: 'base' }, references[0]!, questions[0]).text, { addBos: true }));
     expect(scores[0]).toBeCloseTo(sensitivityScore(target, [ref1, ref2], middleLayerRange(5)), 12);
     scores.forEach((s) => expect(s).toBeGreaterThan(0));
 

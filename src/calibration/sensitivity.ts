@@ -67,8 +67,17 @@ export function selectBySensitivity(scores: readonly number[], k: number): Selec
   return chosen.map((index, r) => ({ index, score: scores[index], weight: mean > 0 ? clamped[r] / mean : 1 }));
 }
 
-/** Last-token hidden state of every layer (index = layer) after running the prompt through the dense model. */
-export type HiddenStates = (promptIds: number[]) => Promise<Float32Array[]>;
+/**
+ * For each prompt, the last-token hidden state of every layer (index = layer) after running it through the
+ * dense model; a runtime may run the prompts as one batch.
+ */
+export type HiddenStates = (prompts: number[][]) => Promise<Float32Array[][]>;
+
+/**
+ * Prompts per hiddenStates call: one call of many prompts costs far less than one each (a runtime shares
+ * their common prefix and batches the rest).
+ */
+export const HIDDEN_STATES_BATCH = 64;
 
 export interface QuestionSensitivityOptions {
   persona: string;
@@ -90,23 +99,35 @@ export interface QuestionSensitivityOptions {
 
 /** Sensitivity score of every question for the persona, in question order. */
 export async function questionSensitivities(options: QuestionSensitivityOptions): Promise<number[]> {
-  const { format, tokenizer, hiddenStates, references, cache } = options;
-  const run = (persona: string, question: string) => hiddenStates(encodePrompt(tokenizer, format, renderPrompt(format, persona, question).text));
-  const scores: number[] = [];
-  for (const [q, question] of options.questions.entries()) {
-    const target = await run(options.persona, question);
-    const refs: Float32Array[][] = [];
-    for (const reference of references) {
-      const key = `${reference}\u0000${question}`;
-      let states = cache?.get(key);
-      if (!states) {
-        states = await run(reference, question);
-        cache?.set(key, states);
-      }
-      refs.push(states);
+  const { format, tokenizer, hiddenStates, references, cache, questions } = options;
+  const prompt = (persona: string, question: string) => encodePrompt(tokenizer, format, renderPrompt(format, persona, question).text);
+  const keyOf = (reference: string, question: string) => `${reference}\u0000${question}`;
+  // Every run this persona needs, persona by persona (a call's prompts then share the persona's prefix):
+  // its own per question, then the reference runs not cached yet.
+  const runs: { persona: string; question: string; key?: string }[] = questions.map((question) => ({ persona: options.persona, question }));
+  const pending = new Set<string>();
+  for (const reference of references) {
+    for (const question of questions) {
+      const key = keyOf(reference, question);
+      if (cache?.has(key) || pending.has(key)) continue;
+      pending.add(key);
+      runs.push({ persona: reference, question, key });
     }
-    scores.push(sensitivityScore(target, refs, options.layers ?? middleLayerRange(target.length)));
-    options.onProgress?.(q + 1, options.questions.length);
   }
-  return scores;
+  const states: Float32Array[][] = [];
+  for (let start = 0; start < runs.length; start += HIDDEN_STATES_BATCH) {
+    const chunk = runs.slice(start, start + HIDDEN_STATES_BATCH);
+    states.push(...(await hiddenStates(chunk.map((r) => prompt(r.persona, r.question)))));
+    options.onProgress?.(states.length, runs.length);
+  }
+  const computed = new Map<string, Float32Array[]>();
+  runs.forEach((r, i) => {
+    if (r.key === undefined) return;
+    computed.set(r.key, states[i]!);
+    cache?.set(r.key, states[i]!);
+  });
+  return questions.map((question, q) => {
+    const refs = references.map((reference) => (computed.get(keyOf(reference, question)) ?? cache?.get(keyOf(reference, question)))!);
+    return sensitivityScore(states[q]!, refs, options.layers ?? middleLayerRange(states[q]!.length));
+  });
 }

@@ -10,7 +10,7 @@ import { printWarnings } from './warnings';
 
 const usage =
   `export --model <model dir> --plan <plan.json> --out <dir> [--method <name>] [--graph <path in model dir>] [--float-model <dir>] [--overwrite] ${QUANTIZE_USAGE}\n` +
-  '  export --format gguf --model <model dir | .gguf> [--plan <plan.json>] --out <file.gguf> [--gguf-type f32|f16|q8_0] [--overwrite]';
+  '  export --format gguf --model <model dir | .gguf> [--plan <plan.json>] --out <file.gguf> [--gguf-type f32|f16|q8_0] [--gguf-pre NAME] [--overwrite]';
 
 /** `export`: writes a structurally pruned copy of a model folder; plan.json is {"keep": [[...], ...]}. */
 export const exportCommand = {
@@ -29,15 +29,18 @@ export const exportCommand = {
         ...quantizeOptions,
         format: { type: 'string' },
         'gguf-type': { type: 'string' },
+        'gguf-pre': { type: 'string' },
       },
       usage,
     );
     const format = values.format ?? 'onnx';
     if (format !== 'onnx' && format !== 'gguf') throw new CliUsageError(`--format must be onnx or gguf, got "${format}"\nusage: ${usage}`);
-    if (values['gguf-type'] !== undefined && format !== 'gguf') throw new CliUsageError(`--gguf-type needs --format gguf\nusage: ${usage}`);
+    for (const option of ['gguf-type', 'gguf-pre'] as const) {
+      if (values[option] !== undefined && format !== 'gguf') throw new CliUsageError(`--${option} needs --format gguf\nusage: ${usage}`);
+    }
     if (format === 'gguf') {
       if (!values.model || !values.out || positionals.length) throw new CliUsageError(`--model and --out are required\nusage: ${usage}`);
-      return exportGguf(values.model, values.plan === undefined ? undefined : await readPlan(values.plan), values.out, values['gguf-type'], values.overwrite ?? false);
+      return exportGguf(values.model, values.plan === undefined ? undefined : await readPlan(values.plan), values.out, values['gguf-type'], values['gguf-pre'], values.overwrite ?? false);
     }
     if (!values.model || !values.plan || !values.out || positionals.length) throw new CliUsageError(`--model, --plan and --out are required\nusage: ${usage}`);
     const plan = await readPlan(values.plan);
@@ -85,7 +88,7 @@ async function readPlan(path: string): Promise<KeepPlan> {
 }
 
 /** `--format gguf`: one GGUF file for llama.cpp (arch llama for uniform FFN widths, deci otherwise). */
-async function exportGguf(model: string, plan: KeepPlan | undefined, out: string, typeOption: string | undefined, overwrite: boolean): Promise<void> {
+async function exportGguf(model: string, plan: KeepPlan | undefined, out: string, typeOption: string | undefined, pre: string | undefined, overwrite: boolean): Promise<void> {
   const type = (typeOption ?? 'f16') as GgufWeightType;
   if (!GGUF_WEIGHT_TYPES.includes(type)) throw new CliUsageError(`--gguf-type must be one of ${GGUF_WEIGHT_TYPES.join(', ')}, got "${typeOption}"`);
   const started = performance.now();
@@ -96,6 +99,7 @@ async function exportGguf(model: string, plan: KeepPlan | undefined, out: string
     out,
     type,
     overwrite,
+    pre,
     onTensor: (done, total) => {
       const percent = Math.floor((100 * done) / total / 10) * 10;
       if (percent !== shown) process.stderr.write(`writing tensors: ${(shown = percent)}%\n`);

@@ -107,20 +107,22 @@ export async function openModel(path: string): Promise<{ runtime: NodePipelineRu
   }
 }
 
-/** One stderr line when a phase starts and one when it completes. */
-function progressPrinter(prefix = ''): (p: PipelineProgress) => void {
+/** One stderr line when a phase starts and one when it completes, with the seconds it took (where the time goes). */
+export function progressPrinter(prefix = ''): (p: PipelineProgress) => void {
   let current = '';
   let finished = false;
+  let started = 0;
   return (p) => {
     const phase = `${p.phase}${p.set ? ` (${p.set})` : ''}`;
     if (phase !== current) {
       current = phase;
       finished = false;
+      started = performance.now();
       process.stderr.write(`${prefix}${phase}...\n`);
     }
     if (p.done === p.total && p.total > 0 && !finished) {
       finished = true;
-      process.stderr.write(`${prefix}${phase}: ${p.done}/${p.total} done\n`);
+      process.stderr.write(`${prefix}${phase}: ${p.done}/${p.total} done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     }
   };
 }

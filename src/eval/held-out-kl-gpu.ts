@@ -1,12 +1,12 @@
 /**
  * Held-out KL (eval/held-out-kl.ts) on WebGPU: dense and pruned logits stay on the GPU and the KL kernel
- * reduces them, so only one float per token comes back. The dense logits of the latest sample set are
- * copied into our own buffers and kept (within a byte budget), so each further plan costs one forward pass
- * per batch of samples.
+ * reduces them, so only one float per token comes back. The dense logits of each sample set are copied
+ * into our own buffers and kept (within a byte budget), so each further plan costs one forward pass per
+ * batch of samples.
  */
 import type { CalibrationSample } from '../core/stats';
 import { samplesKey } from '../calibration/engine-checkpoint';
-import { DENSE_LOGITS_BUDGET, KlMean, klBatches, type KlSummary } from './held-out-kl';
+import { DENSE_LOGITS_BUDGET, DenseLogitsCache, KlMean, klBatches, type KlSummary } from './held-out-kl';
 import type { OrtTensor } from '../model/ort';
 import { GpuBuffers } from '../gpu/buffers';
 import type { GpuContext, GpuTensor } from '../gpu/context';
@@ -18,14 +18,19 @@ import { gpuTensorOf } from '../gpu/ort-tensor';
 export type RunLogits = <T>(samples: readonly CalibrationSample[], read: (logits: OrtTensor) => Promise<T>) => Promise<T>;
 
 export class GpuHeldOutKl {
-  private cache?: { key: string; dense: GpuTensor[]; buffers: GpuBuffers };
+  /** Per sample set, its dense logits and the buffers that hold them. */
+  private readonly cache: DenseLogitsCache<{ dense: GpuTensor[]; buffers: GpuBuffers }>;
+  private device?: GPUDevice;
 
-  constructor(private readonly budgetBytes = DENSE_LOGITS_BUDGET) {}
+  constructor(budgetBytes = DENSE_LOGITS_BUDGET) {
+    this.cache = new DenseLogitsCache(budgetBytes, (sets) => sets.forEach((s) => s.buffers.destroyAll()));
+  }
 
   async evaluate(ctx: GpuContext, samples: readonly CalibrationSample[], vocab: number, dense: RunLogits, pruned: RunLogits, signal?: AbortSignal): Promise<KlSummary> {
+    if (this.device !== ctx.device) this.release();
+    this.device = ctx.device;
     const key = samplesKey(samples);
-    if (this.cache && (this.cache.key !== key || this.cache.buffers.device !== ctx.device)) this.release();
-    const cached = this.cache;
+    const cached = this.cache.get(key)?.[0];
     const buffers = cached?.buffers ?? new GpuBuffers(ctx.device);
     const kept: GpuTensor[] = [];
     let bytes = 0;
@@ -38,7 +43,7 @@ export class GpuHeldOutKl {
         if (!denseLogits) {
           denseLogits = await dense(batch.samples, async (logits) => copyTensor(ctx.device, buffers, gpuTensorOf(logits)));
           bytes += denseLogits.buffer.size;
-          if (!cached && bytes <= this.budgetBytes) kept.push(denseLogits);
+          if (!cached && bytes <= this.cache.budgetBytes) kept.push(denseLogits);
         }
         const d = denseLogits;
         const kl = await pruned(batch.samples, (logits) => klDivergenceOnGpu(ctx, d, gpuTensorOf(logits), vocab, weights));
@@ -49,17 +54,13 @@ export class GpuHeldOutKl {
       if (!cached) buffers.destroyAll();
       throw error;
     }
-    if (!cached) {
-      if (bytes <= this.budgetBytes) this.cache = { key, dense: kept, buffers };
-      else buffers.destroyAll();
-    }
+    if (!cached) this.cache.keep(key, [{ dense: kept, buffers }], bytes);
     return mean.summary();
   }
 
   /** Frees the kept dense logits. */
   release(): void {
-    this.cache?.buffers.destroyAll();
-    this.cache = undefined;
+    this.cache.clear();
   }
 }
 

@@ -15,7 +15,7 @@ import { createRng } from '../model/sampling';
 import { writeFolderAtomic } from '../node/folder-io';
 import { NodePipelineRuntime } from '../node/pipeline-runtime';
 import { keepMasks } from '../core/keep-plan';
-import { klRowWeights } from './held-out-kl';
+import { CpuHeldOutKl, DenseLogitsCache, klRowWeights } from './held-out-kl';
 
 let dir: string;
 let gguf: GgufModel;
@@ -88,5 +88,36 @@ describe('held-out KL', () => {
     const controller = new AbortController();
     controller.abort();
     await expect(node.heldOutKl(samples, { keep }, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('keeps the dense logits of each sample set the search alternates between, the oldest dropped beyond the budget', async () => {
+    const vocab = 3;
+    const sample = (ids: number[]): CalibrationSample => ({ ids, weights: Float32Array.from(ids, (_, t) => (t > 0 ? 1 : 0)) });
+    const [a, b] = [[sample([0, 1, 2])], [sample([2, 1]), sample([1, 0, 0])]];
+    let denseRuns = 0;
+    const logits = (shift: number) => async (batch: readonly CalibrationSample[]) => {
+      const length = Math.max(...batch.map((s) => s.ids.length));
+      return Float32Array.from({ length: batch.length * length * vocab }, (_, i) => Math.sin(i + shift));
+    };
+    const dense = async (batch: readonly CalibrationSample[]) => {
+      denseRuns++;
+      return logits(0)(batch);
+    };
+    const kl = new CpuHeldOutKl();
+    const first = await kl.evaluate(a, vocab, dense, logits(1));
+    await kl.evaluate(b, vocab, dense, logits(1));
+    // Back to the first set: its dense logits are still kept, and the KL is the same.
+    expect((await kl.evaluate(a, vocab, dense, logits(1))).meanKl).toBe(first.meanKl);
+    expect(first.meanKl).toBeGreaterThan(0);
+    expect(denseRuns).toBe(2);
+
+    const freed: string[][] = [];
+    const cache = new DenseLogitsCache<string>(10, (d) => freed.push(d));
+    cache.keep('a', ['a'], 6);
+    cache.keep('b', ['b'], 4);
+    cache.keep('c', ['c'], 5);
+    expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual([undefined, ['b'], ['c']]);
+    cache.keep('d', ['d'], 11);
+    expect(freed).toEqual([['a'], ['d']]);
   });
 });

@@ -124,18 +124,56 @@ function gatherRows(logits: Float32Array, rows: readonly number[], vocab: number
 }
 
 /**
+ * Dense logits kept per sample set within a byte budget, the oldest set dropped first when a new one does
+ * not fit: the plan search alternates between all held-out samples and a few of them.
+ */
+export class DenseLogitsCache<T> {
+  private readonly sets = new Map<string, { dense: T[]; bytes: number }>();
+
+  constructor(
+    readonly budgetBytes: number,
+    private readonly free: (dense: T[]) => void = () => {},
+  ) {}
+
+  get(key: string): T[] | undefined {
+    return this.sets.get(key)?.dense;
+  }
+
+  /** Keeps `dense` (of `bytes`) when it fits the budget at all; frees what it does not keep. */
+  keep(key: string, dense: T[], bytes: number): void {
+    if (bytes > this.budgetBytes) return this.free(dense);
+    let total = bytes;
+    for (const entry of this.sets.values()) total += entry.bytes;
+    for (const [k, entry] of this.sets) {
+      if (total <= this.budgetBytes) break;
+      this.sets.delete(k);
+      this.free(entry.dense);
+      total -= entry.bytes;
+    }
+    this.sets.set(key, { dense, bytes });
+  }
+
+  clear(): void {
+    for (const entry of this.sets.values()) this.free(entry.dense);
+    this.sets.clear();
+  }
+}
+
+/**
  * Held-out KL on the CPU (the reference in float64), for Node and the browser's WASM path. The dense
- * logits of the counted rows of the latest sample set are kept (within `budgetBytes`), so each further
- * candidate costs one forward pass per batch of samples.
+ * logits of the counted rows are kept per sample set (within `budgetBytes`), so each further candidate
+ * costs one forward pass per batch of samples.
  */
 export class CpuHeldOutKl {
-  private cache?: { key: string; dense: Float32Array[] };
+  private readonly cache: DenseLogitsCache<Float32Array>;
 
-  constructor(private readonly budgetBytes = DENSE_LOGITS_BUDGET) {}
+  constructor(budgetBytes = DENSE_LOGITS_BUDGET) {
+    this.cache = new DenseLogitsCache(budgetBytes);
+  }
 
   async evaluate(samples: readonly CalibrationSample[], vocab: number, dense: LogitsOf, pruned: LogitsOf, signal?: AbortSignal): Promise<KlSummary> {
     const key = samplesKey(samples);
-    const cached = this.cache?.key === key ? this.cache.dense : undefined;
+    const cached = this.cache.get(key);
     const kept: Float32Array[] = [];
     let bytes = 0;
     const mean = new KlMean(samples.length);
@@ -146,11 +184,11 @@ export class CpuHeldOutKl {
       const p = await pruned(batch.samples);
       const d = cached?.[i] ?? gatherRows(await dense(batch.samples), rows, vocab);
       bytes += d.byteLength;
-      if (!cached && bytes <= this.budgetBytes) kept.push(d);
+      if (!cached && bytes <= this.cache.budgetBytes) kept.push(d);
       const rowWeights = rows.map((r) => weights[r]!);
       mean.add(klDivergence(d, gatherRows(p, rows, vocab), rowWeights, vocab), rowWeights, (k) => batch.first + Math.floor(rows[k]! / batch.length));
     }
-    if (!cached && bytes <= this.budgetBytes) this.cache = { key, dense: kept };
+    if (!cached) this.cache.keep(key, kept, bytes);
     return mean.summary();
   }
 }

@@ -1,6 +1,7 @@
 /**
  * ONNX → GGUF tensor mapping on the fixture layouts (Optimum and onnxruntime-genai: packed QKV,
- * SkipSimplifiedLayerNormalization, zero-padded heads, int4 MatMulNBits): an F32 export holds exactly
+ * SkipSimplifiedLayerNormalization, zero-padded heads, int4 MatMulNBits, and the model builder's folder
+ * without config.json, whose shape comes from genai_config.json): an F32 export holds exactly
  * the weights each graph computes with, which every fixture records as its reference GGUF.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { exportGgufFile } from '../node/gguf-export';
 import { ggufFromFolderFiles } from './gguf-from-folder';
 import { permuteRopeRows } from './gguf-from-onnx';
 
-const NAMES: FixtureName[] = ['optimum-fp32', 'optimum-fp16', 'genai-fp32', 'genai-fp16', 'genai-int4'];
+const NAMES: FixtureName[] = ['optimum-fp32', 'optimum-fp16', 'genai-fp32', 'genai-fp16', 'genai-int4', 'genai-builder'];
 let set: FixtureSet;
 let out: string;
 

@@ -1,5 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHubServer, type HubServer } from '../../e2e/hub-server';
+import { buildFixture } from '../fixtures/fixtures';
+import { readModelFolderMeta } from '../node/model-folder';
 import { fetchModelBundle, ModelFileMissingError } from './bundle';
+import { generate } from './generate';
+import { loadTokenizer } from './tokenizer';
 
 const BASE = 'http://127.0.0.1/models/tiny/';
 const json = (value: unknown) => JSON.stringify(value);
@@ -45,5 +54,43 @@ describe('fetchModelBundle', () => {
     const failure = fetchModelBundle(BASE, { fetch: fakeFetch(withoutGraph, true) });
     await expect(failure).rejects.toBeInstanceOf(ModelFileMissingError);
     await expect(failure).rejects.toThrow(`"onnx/model.onnx" was not found at ${BASE}onnx/model.onnx`);
+    // neither config.json nor genai_config.json: the Hugging Face file is the one named
+    const { 'config.json': __, ...withoutConfig } = folder;
+    await expect(fetchModelBundle(BASE, { fetch: fakeFetch(withoutConfig) })).rejects.toThrow(`"config.json" was not found at ${BASE}config.json`);
+  });
+});
+
+describe('fetchModelBundle over HTTP, onnxruntime-genai folder without config.json', () => {
+  let root: string;
+  let hub: HubServer;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pps-bundle-'));
+    await buildFixture('genai-builder', join(root, 'test-org/genai-builder'));
+    hub = await startHubServer(root);
+  }, 60_000);
+  afterAll(async () => {
+    await hub?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('makes the config from genai_config.json and the graph, as the CLI does from disk, and the model generates', async () => {
+    const bundle = await fetchModelBundle(`${hub.url}/test-org/genai-builder/resolve/main/`);
+    const fromDisk = await readModelFolderMeta(join(root, 'test-org/genai-builder'));
+    expect(bundle.config).toEqual(fromDisk.config);
+    expect(bundle.config).toMatchObject({ hidden_size: 64, intermediate_size: 172, num_hidden_layers: 5, vocab_size: 512 });
+    expect(bundle.generationConfig).toEqual(fromDisk.generationConfig);
+    expect(bundle.externalData.map((d) => d.path)).toEqual(['model.onnx.data']);
+    const requested = hub.requests.filter((r) => r.method === 'GET').map((r) => r.path.split('/resolve/main/')[1]);
+    expect(requested).toContain('genai_config.json');
+    expect(requested).toContain('model.onnx');
+
+    const session = await ort.InferenceSession.create(bundle.modelBytes, { externalData: bundle.externalData });
+    try {
+      const tokenizer = loadTokenizer(bundle.tokenizerJson, bundle.tokenizerConfig);
+      const { tokens } = await generate(ort, session, bundle.config, tokenizer.encode('', { addBos: true }), { maxNewTokens: 12, temperature: 0 });
+      expect(tokenizer.decode(tokens)).toMatch(/^Once upon a time, there was a little/);
+    } finally {
+      await session.release();
+    }
   });
 });

@@ -1,4 +1,7 @@
+import { discoverFfns } from '../onnx/ffn-discovery';
+import { parseModel } from '../onnx/model-io';
 import type { GenerationConfig, ModelConfig } from './config';
+import { configFromGenai, GENAI_CONFIG_FILE, generationConfigFromGenai, parseGenaiConfig } from './genai-config';
 
 /** Everything needed to create an inference session and a tokenizer for one model. */
 export interface ModelBundle {
@@ -19,7 +22,7 @@ export interface BundleProgress {
 }
 
 export interface FetchBundleOptions {
-  /** Graph path inside the folder. */
+  /** Graph path inside the folder (default `onnx/model.onnx`; an onnxruntime-genai folder's own graph). */
   modelFile?: string;
   /**
    * External-data file names (relative to the graph's folder). Without it, `<model>.onnx_data` and
@@ -43,12 +46,14 @@ export class ModelFileMissingError extends Error {
   }
 }
 
-/** Fetches a Hugging Face ONNX model folder (config, tokenizer, graph, external data) from a base URL. */
+/**
+ * Fetches a model folder (config, tokenizer, graph, external data) from a base URL: the Hugging Face
+ * layout, or an onnxruntime-genai folder without config.json, whose config is made from
+ * genai_config.json and the graph's FFN widths as every other loader does (genai-config.ts).
+ */
 export async function fetchModelBundle(baseUrl: string, options: FetchBundleOptions = {}): Promise<ModelBundle> {
-  const modelFile = options.modelFile ?? 'onnx/model.onnx';
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const get = (file: string) => fetchFile(base, file, options);
-  const getJson = async (file: string) => JSON.parse(new TextDecoder().decode(await get(file))) as unknown;
   const getOptional = async (file: string) => {
     try {
       return await get(file);
@@ -57,14 +62,22 @@ export async function fetchModelBundle(baseUrl: string, options: FetchBundleOpti
       throw error;
     }
   };
+  const parse = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as unknown;
 
-  const [config, generationConfigBytes, tokenizerJson, tokenizerConfig] = await Promise.all([
-    getJson('config.json'),
+  const [configBytes, generationConfigBytes, tokenizerJson, tokenizerConfig] = await Promise.all([
+    getOptional('config.json'),
     getOptional('generation_config.json'),
-    getJson('tokenizer.json'),
-    getJson('tokenizer_config.json'),
+    get('tokenizer.json').then(parse),
+    get('tokenizer_config.json').then(parse),
   ]);
+  const genaiBytes = configBytes ? null : await getOptional(GENAI_CONFIG_FILE);
+  // neither: the error names config.json, which Hugging Face folders (the usual case) lack then
+  if (!configBytes && !genaiBytes) await get('config.json');
+  const genai = genaiBytes && parseGenaiConfig(parse(genaiBytes));
+  const modelFile = options.modelFile ?? (genai ? (genai.model.decoder.filename ?? 'model.onnx') : 'onnx/model.onnx');
   const modelBytes = await get(modelFile);
+  const config = genai ? configFromGenai(genai, discoverFfns(parseModel(modelBytes)).map((f) => f.intermediateSize)) : (parse(configBytes!) as ModelConfig);
+  const generationConfig = generationConfigBytes ? (parse(generationConfigBytes) as GenerationConfig) : genai ? generationConfigFromGenai(genai) : null;
 
   const graphDir = modelFile.includes('/') ? modelFile.slice(0, modelFile.lastIndexOf('/') + 1) : '';
   const graphName = modelFile.slice(graphDir.length);
@@ -79,10 +92,8 @@ export async function fetchModelBundle(baseUrl: string, options: FetchBundleOpti
   }
 
   return {
-    config: config as ModelConfig,
-    generationConfig: generationConfigBytes
-      ? (JSON.parse(new TextDecoder().decode(generationConfigBytes)) as GenerationConfig)
-      : null,
+    config,
+    generationConfig,
     tokenizerJson: tokenizerJson as object,
     tokenizerConfig: tokenizerConfig as Record<string, unknown>,
     modelBytes,

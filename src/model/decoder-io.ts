@@ -56,16 +56,23 @@ export function tokenFeeds(
   ids: readonly number[],
   pastLength: number,
 ): Record<string, OrtTensor> {
+  return rowFeeds(ort, io, [ids], pastLength);
+}
+
+/** The same for several rows of equal length, each following `pastLength` cached positions. */
+export function rowFeeds(ort: OrtModule, io: DecoderIO, rows: readonly (readonly number[])[], pastLength: number): Record<string, OrtTensor> {
+  const length = rows[0]!.length;
+  if (rows.some((r) => r.length !== length)) throw new RangeError('rows of one run must have the same length');
   const feeds: Record<string, OrtTensor> = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, length]),
   };
-  const total = pastLength + ids.length;
+  const total = pastLength + length;
   if (io.hasAttentionMask) {
-    feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]);
+    feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(rows.length * total).fill(1n), [rows.length, total]);
   }
   if (io.hasPositionIds) {
-    const positions = BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i));
-    feeds.position_ids = new ort.Tensor('int64', positions, [1, ids.length]);
+    const positions = BigInt64Array.from({ length: rows.length * length }, (_, i) => BigInt(pastLength + (i % length)));
+    feeds.position_ids = new ort.Tensor('int64', positions, [rows.length, length]);
   }
   return feeds;
 }

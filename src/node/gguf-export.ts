@@ -24,6 +24,8 @@ export interface GgufFileOptions {
   type: GgufWeightType;
   overwrite?: boolean;
   onTensor?: (done: number, total: number) => void;
+  /** tokenizer.ggml.pre for a byte-level BPE tokenizer, instead of the name read from tokenizer.json. */
+  pre?: string;
 }
 
 export interface GgufFileResult {
@@ -56,7 +58,7 @@ export async function writeGgufFile(plan: GgufExportPlan, path: string, onTensor
   return layout.size;
 }
 
-async function openSource(model: string, plan: KeepPlan | undefined): Promise<{ source: LlamaGgufSource; close: () => Promise<void> }> {
+async function openSource({ model, plan, pre }: GgufFileOptions): Promise<{ source: LlamaGgufSource; close: () => Promise<void> }> {
   if (model.toLowerCase().endsWith('.gguf')) {
     const bytes = await readFile(model);
     const gguf = await readGguf(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -68,11 +70,12 @@ async function openSource(model: string, plan: KeepPlan | undefined): Promise<{ 
     try {
       return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
     } catch (error) {
-      throw new GgufExportError((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} is missing` : `${path}: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new GgufExportError(`${path}: ${(error as Error).message}`);
     }
   };
   try {
-    return { source: await folderGgufSource(graph.model, (t) => graph.tensorData(t), readJson, plan), close: () => graph.close() };
+    return { source: await folderGgufSource(graph.model, (t) => graph.tensorData(t), readJson, plan, { pre }), close: () => graph.close() };
   } catch (error) {
     await graph.close();
     throw error;
@@ -82,7 +85,7 @@ async function openSource(model: string, plan: KeepPlan | undefined): Promise<{ 
 export async function exportGgufFile(options: GgufFileOptions): Promise<GgufFileResult> {
   const target = resolve(options.out);
   await checkOutput(options.out, { overwrite: options.overwrite, sources: [options.model], kind: 'file' });
-  const { source, close } = await openSource(options.model, options.plan);
+  const { source, close } = await openSource(options);
   const temp = `${target}.partial-${process.pid}`;
   try {
     const plan = planLlamaGguf(source, options.type);

@@ -119,10 +119,11 @@ export class NodePipelineRuntime implements PipelineRuntime {
     return tokens;
   };
 
-  hiddenStates = async (promptIds: number[]): Promise<Float32Array[]> => {
+  hiddenStates = async (prompts: number[][]): Promise<Float32Array[][]> => {
     const model = await this.instrumentedModel();
     // Loaded with { hidden: true }, so every output entry names its layer's hidden state too.
-    return lastTokenHiddenStates(ort, model.session, model.config, model.outputs as readonly InstrumentedOutput[], promptIds);
+    const batchedContinuation = !(await this.decodedModel()).model.graph?.node?.some((n) => n.op_type === 'GroupQueryAttention');
+    return lastTokenHiddenStates(ort, model.session, model.config, model.outputs as readonly InstrumentedOutput[], prompts, { batchedContinuation });
   };
 
   async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {

@@ -55,9 +55,9 @@ function recording(rt: NodePipelineRuntime) {
       calls.generate.push(ids);
       return rt.generate(ids, settings);
     },
-    hiddenStates: (ids) => {
-      calls.hidden++;
-      return rt.hiddenStates(ids);
+    hiddenStates: (prompts) => {
+      calls.hidden += prompts.length;
+      return rt.hiddenStates(prompts);
     },
     calibrate: (samples, options) => {
       calls.calibrate.push({ samples, gram: options.gram, plan: options.plan !== undefined });

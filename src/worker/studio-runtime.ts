@@ -178,14 +178,15 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
     return tokens;
   };
 
-  hiddenStates = async (promptIds: number[]): Promise<Float32Array[]> => {
+  hiddenStates = async (prompts: number[][]): Promise<Float32Array[][]> => {
     this.hiddenSession ??= (async () => {
       const { bytes, outputs } = instrumentGraphBytes(this.bundle.modelBytes, { hidden: true });
       const { session } = await createSession(ort, { ...this.bundle, modelBytes: bytes }, { kind: 'wasm', info: { kind: 'wasm', reason: 'hidden states', threads: 1 } });
       return { session, outputs };
     })();
     const { session, outputs } = await this.hiddenSession;
-    return lastTokenHiddenStates(ort, session, this.config, outputs, promptIds);
+    const batchedContinuation = !this.decodedModel().model.graph?.node?.some((n) => n.op_type === 'GroupQueryAttention');
+    return lastTokenHiddenStates(ort, session, this.config, outputs, prompts, { batchedContinuation });
   };
 
   async calibrate(samples: readonly CalibrationSample[], options: RuntimeCalibrateOptions): Promise<CalibrationStats> {

@@ -12,6 +12,14 @@ const PHASES: Record<StudioProgress['phase'], string> = {
   export: 'Writing the model',
 };
 
+/** Where the time went, phase by phase, in the order the phases ran. */
+export function phaseTimes(timings: Record<string, number>): string {
+  return Object.entries(timings)
+    .filter(([phase]) => phase in PHASES)
+    .map(([phase, ms]) => `${PHASES[phase as StudioProgress['phase']].toLowerCase()} ${(ms / 1000).toFixed(1)} s`)
+    .join(', ');
+}
+
 export function progressLabel(p: StudioProgress): string {
   const set = p.set === 'generic' ? ' (plain voice, for balance)' : '';
   const rate = p.tokensPerSecond ? ` · ${p.tokensPerSecond.toFixed(0)} tokens/s` : '';
@@ -59,7 +67,8 @@ export function CalibrateStep() {
       )}
       {status === 'done' && calibration.timings && (
         <p className="status" data-testid="calibration-done" data-timings={JSON.stringify(calibration.timings)}>
-          Done in {(calibration.timings.total! / 1000).toFixed(1)} s (statistics summed on the {calibration.accumulator === 'gpu' ? 'GPU' : 'CPU'}).
+          Done in {(calibration.timings.total! / 1000).toFixed(1)} s (statistics summed on the {calibration.accumulator === 'gpu' ? 'GPU' : 'CPU'}):{' '}
+          {phaseTimes(calibration.timings)}.
         </p>
       )}
       {calibration.answers.length > 0 && (
