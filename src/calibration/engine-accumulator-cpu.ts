@@ -1,6 +1,6 @@
-/** The no-WebGPU accumulator: float64 sums on the CPU with the kernels' reference code. */
+/** The no-WebGPU accumulator: float64 sums on the CPU (the kernels' reference sums; the Gram's in blocks of tokens). */
 import { accumulateChannelStats } from '../gpu/kernels/channel-stats/reference';
-import { accumulateGram } from '../gpu/kernels/gram/reference';
+import { accumulateGramBlocked } from '../gpu/kernels/gram/reference';
 import { readFloat32 } from '../model/logits';
 import { checkActivations, copyLayerStats, type AccumulatorFactory } from './engine-accumulator';
 
@@ -17,7 +17,7 @@ export const createCpuAccumulator: AccumulatorFactory = (spec) => {
         checkActivations(tensor, layer, spec.channels[layer]!, weights.length);
         const values = await readFloat32(tensor);
         if (spec.channelStats) accumulateChannelStats(layers[layer]!, values, weights);
-        if (gramLayers.has(layer)) accumulateGram(layers[layer]!.gram as Float64Array, spec.channels[layer]!, values, weights);
+        if (gramLayers.has(layer)) accumulateGramBlocked(layers[layer]!.gram as Float64Array, spec.channels[layer]!, values, weights);
       }
     },
     read: async () => layers.map(copyLayerStats),
