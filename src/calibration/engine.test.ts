@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGpuContext, type GpuContext } from '../gpu/context';
-import { openNodeGpu, type NodeGpu } from '../node/dawn';
-import { fileShaders } from '../node/file-shaders';
+import type { GpuContext } from '../gpu/context';
+import { openNodeGpuContext, type NodeGpu } from '../node/dawn';
 import { importGguf } from '../import/import-gguf';
 import { loadBuiltin } from '../fixtures/builtin';
 import { describeDecoder, disposeAll, emptyPast, tokenFeeds } from '../model/decoder-io';
@@ -32,10 +31,7 @@ beforeAll(async () => {
   await writeFolderAtomic(join(dir, 'model'), importGguf(await loadBuiltin(), { externalData: 'always' }));
   model = await loadNodeCalibrationModel(join(dir, 'model'));
   samples = calibrationTestSamples(model.tokenizer);
-  const opened = await openNodeGpu();
-  if (!opened) throw new Error('Dawn found no WebGPU adapter: install Chromium (SwiftShader) or set VK_ICD_FILENAMES.');
-  gpu = opened;
-  ctx = createGpuContext(gpu.device, fileShaders);
+  ({ gpu, ctx } = await openNodeGpuContext());
 });
 
 afterAll(async () => {

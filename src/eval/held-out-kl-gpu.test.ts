@@ -4,19 +4,15 @@ import type { CalibrationSample } from '../core/stats';
 import { CpuHeldOutKl, klBatches } from './held-out-kl';
 import type { OrtTensor } from '../model/ort';
 import { createRng } from '../model/sampling';
-import { createGpuContext, type GpuContext } from '../gpu/context';
+import type { GpuContext } from '../gpu/context';
 import { GpuHeldOutKl, type RunLogits } from './held-out-kl-gpu';
-import { openNodeGpu, type NodeGpu } from '../node/dawn';
-import { fileShaders } from '../node/file-shaders';
+import { openNodeGpuContext, type NodeGpu } from '../node/dawn';
 
 let gpu: NodeGpu;
 let ctx: GpuContext;
 
 beforeAll(async () => {
-  const opened = await openNodeGpu();
-  if (!opened) throw new Error('Dawn found no WebGPU adapter: install Chromium (SwiftShader) or set VK_ICD_FILENAMES.');
-  gpu = opened;
-  ctx = createGpuContext(gpu.device, fileShaders);
+  ({ gpu, ctx } = await openNodeGpuContext());
 });
 
 afterAll(() => gpu?.close());

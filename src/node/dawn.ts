@@ -12,7 +12,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
+import { createGpuContext, type GpuContext } from '../gpu/context';
 import { requestSharedDevice } from '../gpu/device';
+import { fileShaders } from './file-shaders';
 
 const CHROMIUM_LIB = process.env.PPS_CHROMIUM_LIB ?? '/usr/lib/chromium';
 const RTLD_NOW = 2;
@@ -42,7 +44,7 @@ function useChromiumSwiftShader(): void {
 }
 
 /** A Dawn device with the adapter's full limits, or undefined when Dawn finds no adapter. */
-export async function openNodeGpu(): Promise<NodeGpu | undefined> {
+async function openNodeGpu(): Promise<NodeGpu | undefined> {
   if (!gpu) {
     useChromiumSwiftShader();
     // GPUBufferUsage, GPUMapMode, ... as browser globals, which the shared GPU code expects.
@@ -53,4 +55,11 @@ export async function openNodeGpu(): Promise<NodeGpu | undefined> {
   if (!adapter) return undefined;
   const device = await requestSharedDevice(adapter);
   return { device, adapter: adapter.info.description || adapter.info.vendor || 'unknown adapter', close: () => device.destroy() };
+}
+
+/** A Dawn device and a kernel context on the WGSL files in shaders/, for tests; fails with what to install when there is no adapter. */
+export async function openNodeGpuContext(): Promise<{ gpu: NodeGpu; ctx: GpuContext }> {
+  const gpu = await openNodeGpu();
+  if (!gpu) throw new Error('Dawn found no WebGPU adapter: install Chromium (SwiftShader) or set VK_ICD_FILENAMES.');
+  return { gpu, ctx: createGpuContext(gpu.device, fileShaders) };
 }

@@ -1,18 +1,14 @@
 /** Every WGSL kernel against its CPU reference on Dawn in Node (SwiftShader without a GPU). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGpuContext, type GpuContext } from '../gpu/context';
+import type { GpuContext } from '../gpu/context';
 import { kernelChecks } from './kernel-checks';
-import { openNodeGpu, type NodeGpu } from '../node/dawn';
-import { fileShaders } from '../node/file-shaders';
+import { openNodeGpuContext, type NodeGpu } from '../node/dawn';
 
 let gpu: NodeGpu;
 let ctx: GpuContext;
 
 beforeAll(async () => {
-  const opened = await openNodeGpu();
-  if (!opened) throw new Error('Dawn found no WebGPU adapter: install Chromium (SwiftShader) or set VK_ICD_FILENAMES.');
-  gpu = opened;
-  ctx = createGpuContext(gpu.device, fileShaders);
+  ({ gpu, ctx } = await openNodeGpuContext());
 });
 
 afterAll(() => gpu?.close());
