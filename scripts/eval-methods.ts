@@ -140,7 +140,7 @@ async function planFor(variant: Variant, persona: string, sparsity: number): Pro
   }
   const generic = await pipeline.genericCalibration(request, { gram: true, onProgress });
   const weights = await pipeline.denseWeights(false);
-  return buildPlan({ method: 'reconstruct', allocation: 'uniform', sparsity, shape: pipeline.shape(weights), weights, stats: generic.stats.layers, options: { seed } });
+  return buildPlan({ method: 'reconstruct', allocation: 'uniform', sparsity, shape: pipeline.shape(weights), weights, stats: generic.stats.layers, options: { seed, matmul: pipeline.runtime.matmul } });
 }
 
 const mean = (xs: Iterable<number>) => {

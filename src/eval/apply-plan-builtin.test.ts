@@ -76,12 +76,12 @@ describe('plans applied in memory on the built-in model', () => {
     };
     const nll = (m: GgufModel) => summariseNll(texts.map((ids) => sequenceNll(flatLogits(m, ids), vocabSize, ids))).meanNll;
 
-    const wanda = plan('wanda-sp');
+    const wanda = await plan('wanda-sp');
     const wandaModel = await applied(wanda);
     const masked = referenceLogits(model, texts[0], { ffnMask: keepMasks(wanda, shape.intermediateSizes) });
     referenceLogits(wandaModel, texts[0]).forEach((row, t) => expect([...row]).toEqual([...masked[t]]));
 
-    const reconstruct = plan('reconstruct');
+    const reconstruct = await plan('reconstruct');
     expect(reconstruct.downWeights).toHaveLength(layers);
     const dense = nll(model);
     const wandaNll = nll(wandaModel);

@@ -55,7 +55,7 @@ describe('planned calibration on one session (plan weights fed as inputs)', () =
     const shape = modelShapeFromConfig(runtime.config);
     const methods: ScoringMethod[] = ['reconstruct', 'flap', 'wanda-sp'];
     for (const method of methods) {
-      const plan = buildPlan({ method, allocation: 'global', sparsity: 0.3, shape, weights, stats: dense.layers });
+      const plan = await buildPlan({ method, allocation: 'global', sparsity: 0.3, shape, weights, stats: dense.layers });
       // The same runtime session serves every plan: each call only feeds that plan's weights (and FLAP's bias).
       const fed = await runtime.calibrate(samples, { gram: true, plan });
       const baked = await statsOfBakedModel(plan, samples);

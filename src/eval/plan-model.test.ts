@@ -63,7 +63,7 @@ describe('plans evaluated in memory (applied to the dense weights)', () => {
       ['wanda-sp', 'global'],
     ];
     for (const [method, allocation] of cases) {
-      const plan = buildPlan({ method, allocation, sparsity: 0.3, shape, weights, stats: stats.layers });
+      const plan = await buildPlan({ method, allocation, sparsity: 0.3, shape, weights, stats: stats.layers });
       expect(Boolean(plan.downWeights)).toBe(method === 'reconstruct');
       expect(Boolean(plan.channelMeans)).toBe(method === 'flap');
       const inMemory = await runtime.evaluateNll(sequences, plan);

@@ -7,6 +7,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { ortMatMul } from '../model/ort-matmul';
 import { runCalibration, type CalibrationModel } from '../calibration/engine';
 import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from './calibration-engine';
@@ -58,6 +59,8 @@ export class NodePipelineRuntime implements PipelineRuntime {
   private klModel?: Promise<{ session: ort.InferenceSession; inputs: PlanInputsModel }>;
   private readonly kl = new CpuHeldOutKl();
   private cuts?: Promise<LayerCut[]>;
+  /** Reconstruction's float64 products on onnxruntime's MLAS (about 50× a JS loop). */
+  readonly matmul = ortMatMul(ort);
 
   private constructor(
     readonly dir: string,

@@ -122,7 +122,7 @@ describe('PersonaPipeline on the built-in model', () => {
       expect(runtime.tokenizer.decode(s.ids)).not.toContain('pirate');
     });
     const weights = await node.ffnWeights({ gateUp: false });
-    const expected = buildPlan({ method: 'wanda-sp', allocation: 'uniform', sparsity: 0.25, shape: pipeline.shape(weights), weights, stats: referenceStats(set.samples) });
+    const expected = await buildPlan({ method: 'wanda-sp', allocation: 'uniform', sparsity: 0.25, shape: pipeline.shape(weights), weights, stats: referenceStats(set.samples) });
     expect(wanda.plan.keep).toEqual(expected.keep);
     wanda.plan.scores.forEach((s, l) => s.forEach((v, j) => expect(Math.abs(v - expected.scores[l]![j]!)).toBeLessThanOrEqual(1e-4 * expected.scores[l]![j]!)));
 
@@ -232,7 +232,7 @@ describe('PersonaPipeline on the built-in model', () => {
     // A recorded baseline's KL, rebuilt independently from the cached generic statistics.
     const generic = await pipeline.genericCalibration(request, { gram: true });
     const weights = await node.ffnWeights({ gateUp: false });
-    const flap = buildPlan({ method: 'flap', allocation: 'uniform', sparsity: 0.5, shape: pipeline.shape(weights), weights, stats: generic.stats.layers, options: { seed: 2 } });
+    const flap = await buildPlan({ method: 'flap', allocation: 'uniform', sparsity: 0.5, shape: pipeline.shape(weights), weights, stats: generic.stats.layers, options: { seed: 2 } });
     expect((await node.heldOutKl(heldOut, flap)).meanKl).toBeCloseTo(kl.get('flap (generic data)')!, 10);
 
     const manifest = JSON.parse(await readFile(join(out, 'pruning.json'), 'utf8')) as { selection: typeof selection & { heldOut: { samples: number } }; keep: number[][] };
@@ -322,10 +322,11 @@ describe('PersonaPipeline on the built-in model', () => {
 
     // The preview at another level and with a per-layer override: buildPlan on the dense statistics, nothing run.
     const preview = await pipeline.replan({ ...request, sparsity: 0.5, keepOverrides: [null, 100] });
-    const expected = planWithOverrides(input(0.5), [null, 100]);
+    const expected = await planWithOverrides(input(0.5), [null, 100]);
     expect(preview.keep).toEqual(expected.keep);
     expect(preview.keep.map((k) => k.length)).toEqual([86, 100, 86, 86, 86]);
-    preview.downWeights!.forEach((d, l) => expect(Array.from(d)).toEqual(Array.from(expected.downWeights![l]!)));
+    // The pipeline's products run on onnxruntime, the test's on the JS reference: equal up to rounding.
+    preview.downWeights!.forEach((d, l) => expectClose(d, expected.downWeights![l]!));
     expect({ generate: calls.generate.length, calibrate: calls.calibrate.length, hidden: calls.hidden }).toEqual(runs);
 
     // The refined plan is the plan search's choice (sequential, one-shot and baseline plans, searched

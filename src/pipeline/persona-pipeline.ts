@@ -25,7 +25,8 @@ import { keepCounts } from '../pruning/allocation';
 import { estimatePlan, modelShapeFromConfig, type ModelShape } from '../pruning/estimates';
 import { buildPlan, DEFAULT_GENERIC_MIX, resolveMethod, type BuiltPlan, type ScoringMethod } from '../pruning/plan-builder';
 import { planWithOverrides } from '../pruning/plan-overrides';
-import { DEFAULT_DAMPING, mixedGram, reconstructLayer, type ReconstructResult } from '../pruning/reconstruct';
+import { DEFAULT_DAMPING, mixedGram } from '../pruning/reconstruct';
+import { LayerReconstructor } from '../pruning/reconstruct-path';
 import type { LayerWeights } from '../pruning/scoring';
 import { calibrationSummary, pruningManifestFields, type CalibrationSummary } from './manifest';
 import { PruneRequestError, resolvePruneRequest, type PruneRequest, type ResolvedPruneRequest } from './request';
@@ -157,9 +158,14 @@ export class PersonaPipeline {
     onScoring(0, shape.numLayers);
     let plan: BuiltPlan;
     let sequential: SequentialResult['calibration'] | undefined;
+    // One-shot solvers on the dense statistics, shared by every one-shot plan of this run (the search's too).
+    const solvers = persona && method === 'reconstruct' && hasGram(persona) ? this.oneShotSolvers(req, weights, { persona, generic }) : undefined;
+    let oneShot: BuiltPlan | undefined;
     if (req.sequential) {
-      const counts = gram
-        ? this.oneShotPlan(req, weights, { persona, generic }).keep.map((k) => k.length)
+      // A uniform allocation's counts need no solve; any other ranks every layer's one-shot saliency.
+      if (req.allocation !== 'uniform') oneShot = await this.oneShotPlan(req, weights, { persona, generic }, undefined, solvers);
+      const counts = oneShot
+        ? oneShot.keep.map((k) => k.length)
         : keepCounts('uniform', shape.intermediateSizes.map((c) => new Float64Array(c)), { ...req.planOptions, sparsity: req.sparsity }).map((c, l) => req.keepOverrides?.[l] ?? c);
       const result = await sequentialReconstruct({
         runtime: this.runtime,
@@ -174,15 +180,14 @@ export class PersonaPipeline {
       sequential = result.calibration;
       plan = { method, keep: result.keep, downWeights: result.downWeights, scores: result.scores, estimates: estimatePlan(shape, counts, req.planOptions) };
     } else {
-      plan = this.oneShotPlan(req, weights, { persona, generic }, onScoring);
+      plan = oneShot = await this.oneShotPlan(req, weights, { persona, generic }, onScoring, solvers);
     }
     onScoring(shape.numLayers, shape.numLayers);
 
     let selection: PlanSelection | undefined;
     // Per-layer counts the writer set by hand are a decision, not something for the search to re-allocate.
-    const overridden = req.keepOverrides?.some((k) => k !== null && k !== undefined);
-    if (req.search && persona?.heldOut?.length && !overridden) {
-      ({ plan, selection } = await this.searchPlan({ plan, weights, shape, persona, generic, genericMix, req, settings: req.search, signal, onProgress: report('search') }));
+    if (req.search && persona?.heldOut?.length && !overriddenCounts(req)) {
+      ({ plan, selection } = await this.searchPlan({ plan, oneShot, solvers: solvers!, weights, shape, persona, generic, genericMix, req, settings: req.search, signal, onProgress: report('search') }));
     }
 
     const manifest = pruningManifestFields(req, plan.method, plan, calibration, { genericMix: needs.gram && generic ? genericMix : undefined });
@@ -218,7 +223,7 @@ export class PersonaPipeline {
       throw new PruneRequestError('there are no calibration statistics for this persona and these settings yet: run the calibration first');
     }
     const weights = await this.denseWeights(resolveMethod(req.method) === 'magnitude');
-    return this.oneShotPlan(req, weights, { persona: needs.persona ? held.persona : undefined, generic: needs.generic ? held.generic : undefined });
+    return await this.oneShotPlan(req, weights, { persona: needs.persona ? held.persona : undefined, generic: needs.generic ? held.generic : undefined });
   }
 
   /** The calibration sets and statistics held for a request's persona and data settings (to save them, say). */
@@ -244,10 +249,20 @@ export class PersonaPipeline {
     return { persona: PERSONA_DATA.includes(method), generic: GENERIC_DATA.includes(method) || (gram && genericMix !== 0), gram };
   }
 
-  /** buildPlan with the request's overrides, on the persona statistics (else the generic ones) a method reads. */
-  private oneShotPlan(req: ResolvedPruneRequest, weights: LayerWeights[], data: HeldCalibration, onProgress?: (done: number, total: number) => void): BuiltPlan {
+  /**
+   * buildPlan with the request's overrides, on the persona statistics (else the generic ones) a method reads;
+   * reconstruct on `solvers` at the request's damping when given (their paths then serve later plans too).
+   */
+  private oneShotPlan(
+    req: ResolvedPruneRequest,
+    weights: LayerWeights[],
+    data: HeldCalibration,
+    onProgress?: (done: number, total: number) => void,
+    solvers?: OneShotSolvers,
+  ): Promise<BuiltPlan> {
     const method = resolveMethod(req.method);
     const { persona, generic } = data;
+    const damping = req.planOptions?.damping ?? DEFAULT_DAMPING;
     return planWithOverrides(
       {
         method,
@@ -257,10 +272,32 @@ export class PersonaPipeline {
         weights,
         stats: (persona?.stats ?? generic?.stats)?.layers,
         ...(method === 'reconstruct' && generic && { genericStats: generic.stats.layers }),
-        options: { ...req.planOptions, seed: req.seed, onProgress },
+        ...(method === 'reconstruct' && solvers && { reconstructors: (l: number) => solvers.at(damping, l) }),
+        options: { ...req.planOptions, seed: req.seed, onProgress, matmul: this.runtime.matmul },
       },
       req.keepOverrides,
     );
+  }
+
+  /** Per damping and layer, one reconstruct solver on the mixed dense Gram (held once per layer) of a request's data. */
+  private oneShotSolvers(req: ResolvedPruneRequest, weights: LayerWeights[], data: { persona: CalibrationData; generic?: CalibrationData }): OneShotSolvers {
+    const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
+    const mixed = data.generic && genericMix !== 0 ? data.generic : undefined;
+    const hidden = this.shape(weights).hiddenSize;
+    const grams = new Map<number, Float64Array>();
+    const solvers = new Map<string, LayerReconstructor>();
+    return {
+      at: (damping, l) => {
+        const key = `${damping}:${l}`;
+        let solver = solvers.get(key);
+        if (!solver) {
+          let gram = grams.get(l);
+          if (!gram) grams.set(l, (gram = mixedGram(data.persona.stats.layers[l]!, mixed?.stats.layers[l], mixed ? genericMix : 0)));
+          solvers.set(key, (solver = new LayerReconstructor(gram, weights[l]!.down, hidden, { damping, matmul: this.runtime.matmul })));
+        }
+        return solver;
+      },
+    };
   }
 
   /**
@@ -273,6 +310,9 @@ export class PersonaPipeline {
    */
   private async searchPlan(args: {
     plan: BuiltPlan;
+    /** The one-shot plan at the request's damping, when prune() built one. */
+    oneShot: BuiltPlan | undefined;
+    solvers: OneShotSolvers;
     weights: LayerWeights[];
     shape: ModelShape;
     persona: CalibrationData;
@@ -290,15 +330,28 @@ export class PersonaPipeline {
     const damping = req.planOptions?.damping ?? DEFAULT_DAMPING;
     const mixed = generic && genericMix !== 0 ? generic : undefined;
     const common = { allocation: req.allocation, sparsity: req.sparsity, shape, weights };
+    const { solvers } = args;
     const oneShot = (d: number) =>
-      buildPlan({ ...common, method: 'reconstruct', stats: persona.stats.layers, ...(mixed && { genericStats: mixed.stats.layers }), options: { ...req.planOptions, damping: d, genericMix, seed: req.seed } });
+      buildPlan({
+        ...common,
+        method: 'reconstruct',
+        stats: persona.stats.layers,
+        ...(mixed && { genericStats: mixed.stats.layers }),
+        reconstructors: (l) => solvers.at(d, l),
+        options: { ...req.planOptions, damping: d, genericMix, seed: req.seed, matmul: this.runtime.matmul },
+      });
     const baselineOptions = { ...req.planOptions, damping: undefined, genericMix: undefined, biasCompensation: undefined, seed: req.seed };
-    const baselines = (['persona', 'generic'] as const).flatMap((data) => {
+    const baselines: (Candidate & { plan: BuiltPlan })[] = [];
+    for (const data of ['persona', 'generic'] as const) {
       const stats = (data === 'persona' ? persona : generic)?.stats.layers;
-      return stats ? (['wanda-sp', 'flap'] as const).map((method) => ({ label: `${method} (${data} data)`, baseline: true, plan: buildPlan({ ...common, method, stats, options: baselineOptions }) })) : [];
-    });
-    // A one-shot plan at the requested damping is what prune() built unless it was sequential.
-    const oneShots = [damping, damping * 10].map((d, i) => ({ label: `reconstruct one-shot, damping ${d}`, plan: i === 0 && !req.sequential ? args.plan : oneShot(d), damping: d }));
+      if (!stats) continue;
+      for (const method of ['wanda-sp', 'flap'] as const) baselines.push({ label: `${method} (${data} data)`, baseline: true, plan: await buildPlan({ ...common, method, stats, options: baselineOptions }) });
+    }
+    // The one-shot plan at the requested damping is prune()'s own when it built one with these counts.
+    const oneShots: (Candidate & { plan: BuiltPlan; damping: number })[] = [];
+    for (const [i, d] of [damping, damping * 10].entries()) {
+      oneShots.push({ label: `reconstruct one-shot, damping ${d}`, plan: (i === 0 && args.oneShot) || (await oneShot(d)), damping: d });
+    }
     const fixed: (Candidate & { plan: BuiltPlan })[] = [...(req.sequential ? [{ label: `reconstruct sequential, damping ${damping}`, plan: args.plan }] : []), ...oneShots, ...baselines];
 
     const evolving = settings.generations > 0;
@@ -322,20 +375,10 @@ export class PersonaPipeline {
       // Evolve from the better one-shot damping; each layer's reconstruction at a given count is computed once.
       const klOf = (plan: BuiltPlan) => judged.find((j) => j.candidate.plan === plan)!.kl;
       const base = oneShots.reduce((best, c) => (klOf(c.plan) < klOf(best.plan) ? c : best));
-      const layers = new Map<string, ReconstructResult>();
-      const grams = new Map<number, Float64Array>();
-      const planFor = (counts: readonly number[]): BuiltPlan => {
-        const results = counts.map((count, l) => {
-          const key = `${l}:${count}`;
-          let result = layers.get(key);
-          if (!result) {
-            let gram = grams.get(l);
-            if (!gram) grams.set(l, (gram = mixedGram(persona.stats.layers[l]!, mixed?.stats.layers[l], mixed ? genericMix : 0)));
-            result = reconstructLayer(gram, weights[l]!.down, shape.hiddenSize, count, { damping: base.damping });
-            layers.set(key, result);
-          }
-          return result;
-        });
+      // Each layer's removal path at the base damping serves every count the evolution tries.
+      const planFor = async (counts: readonly number[]): Promise<BuiltPlan> => {
+        const results = [];
+        for (const [l, count] of counts.entries()) results.push(await solvers.at(base.damping, l).solve(count));
         return { method: 'reconstruct', keep: results.map((r) => r.keep), downWeights: results.map((r) => r.down), scores: base.plan.scores, estimates: estimatePlan(shape, [...counts], req.planOptions) };
       };
       const start = base.plan.keep.map((k) => k.length);
@@ -347,11 +390,11 @@ export class PersonaPipeline {
         generations: settings.generations,
         offspring: settings.offspring,
         seed: req.seed,
-        judge: async (counts) => (await judge(planFor(counts), quick)).meanKl,
+        judge: async (counts) => (await judge(await planFor(counts), quick)).meanKl,
         signal,
       });
       if (evolved.counts.join(',') !== start.join(',')) {
-        const searched = planFor(evolved.counts);
+        const searched = await planFor(evolved.counts);
         await add({ label: `searched allocation, one-shot, damping ${base.damping}`, plan: searched });
         if (req.sequential) {
           const refit = await sequentialReconstruct({
@@ -525,6 +568,14 @@ export class PersonaPipeline {
     };
   }
 }
+
+/** Reconstruct solvers of one run's dense statistics, by damping and layer (see PersonaPipeline.oneShotSolvers). */
+interface OneShotSolvers {
+  at(damping: number, layer: number): LayerReconstructor;
+}
+
+/** Whether a request sets some layer's kept count by hand. */
+const overriddenCounts = (req: ResolvedPruneRequest) => req.keepOverrides?.some((k) => k !== null && k !== undefined) ?? false;
 
 /** Engine samples without provenance (plain ids and weights: what a runtime needs, and cheap to post). */
 function stripMeta(set: Pick<CalibrationSet, 'samples'>): CalibrationSample[] {

@@ -6,6 +6,7 @@
  */
 import type { Synthesize } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../core/stats';
+import type { MatMul } from '../core/matmul';
 import type { LayerwiseOptions } from './layerwise';
 import type { HiddenStates } from '../calibration/sensitivity';
 import type { CalibrationStats } from '../core/stats';
@@ -62,6 +63,8 @@ export interface PipelineRuntime {
   /** tokenizer_config.json: chat template and special tokens (promptFormat reads it). */
   tokenizerConfig: Record<string, unknown>;
   tokenizer: PipelineTokenizer;
+  /** The float64 product reconstruction's O(C³) work runs on (onnxruntime's MatMul); the JS one without it. */
+  matmul?: MatMul;
   /**
    * Dense FFN weights per layer as float32 in the ONNX [in, out] layout: down_proj [C, hidden] always,
    * gate/up [hidden, C] only when asked (the magnitude method reads them).

@@ -12,7 +12,8 @@
 import type { CalibrationSample } from '../core/stats';
 import type { LayerStats } from '../core/stats';
 import { LayerCutError } from './layer-cut';
-import { mixedGram, reconstructLayer } from '../pruning/reconstruct';
+import { mixedGram } from '../pruning/reconstruct';
+import { LayerReconstructor } from '../pruning/reconstruct-path';
 import type { LayerWeights } from '../pruning/scoring';
 import type { PipelineRuntime } from './runtime';
 
@@ -57,9 +58,10 @@ export async function sequentialReconstruct(input: SequentialInput): Promise<Seq
 /** Solves one layer from its statistics (persona set, then generic) and records the result. */
 function solver(input: SequentialInput, solved: Solved) {
   const hidden = input.runtime.config.hidden_size;
-  return (l: number, stats: readonly LayerStats[]) => {
+  return async (l: number, stats: readonly LayerStats[]) => {
     const gram = mixedGram(stats[0]!, stats[1], stats[1] ? input.genericMix : 0);
-    const layer = reconstructLayer(gram, input.weights[l]!.down, hidden, input.counts[l]!, { damping: input.damping });
+    const reconstructor = new LayerReconstructor(gram, input.weights[l]!.down, hidden, { damping: input.damping, matmul: input.runtime.matmul });
+    const layer = await reconstructor.solve(input.counts[l]!);
     solved.keep[l] = layer.keep;
     solved.downWeights[l] = layer.down;
     solved.scores[l] = layer.saliency;
@@ -89,7 +91,7 @@ export async function wholeModelReconstruct(input: SequentialInput): Promise<Sol
     };
     const stats: LayerStats[] = [];
     for (const samples of input.sets) stats.push((await runtime.calibrate(samples, { gram: true, plan, signal })).layers[l]!);
-    solve(l, stats);
+    await solve(l, stats);
     input.onProgress?.(l + 1, weights.length);
   }
   return solved;

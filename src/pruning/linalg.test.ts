@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../model/sampling';
-import { cholesky, matmul, removeFromInverse, spdInverse } from './linalg';
+import { cholesky, cpuMatMul, matmul, removeFromInverse, spdInverse, spdInverseBlocked, transpose } from './linalg';
 
 /** A random symmetric positive-definite n×n matrix BᵀB + n·I. */
 function randomSpd(n: number, seed: number): Float64Array {
@@ -53,5 +53,20 @@ describe('linalg', () => {
     expect([...matmul([1, 2, 3, 4, 5, 6], [1, 0, 0, 1, 1, 1], 2, 3, 2)]).toEqual([4, 5, 10, 11]);
     expect(() => cholesky([1, 2, 2, 1], 2)).toThrow(/not positive definite/);
     expect(() => matmul([1, 2], [1], 1, 2, 1)).toThrow(RangeError);
+  });
+
+  it('inverts by blocks what spdInverse inverts, to rounding, down to 1×1 leaves', async () => {
+    for (const [n, leaf] of [[7, 1], [37, 4], [300, 64]] as const) {
+      const a = randomSpd(n, n);
+      const blocked = await spdInverseBlocked(a, n, cpuMatMul, leaf);
+      const reference = spdInverse(a, n);
+      const scale = Math.max(...reference.map(Math.abs));
+      for (let i = 0; i < n * n; i++) expect(Math.abs(blocked[i]! - reference[i]!) / scale).toBeLessThan(1e-12);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(blocked[i * n + j]).toBe(blocked[j * n + i]);
+    }
+  });
+
+  it('transposes', () => {
+    expect([...transpose([1, 2, 3, 4, 5, 6], 2, 3)]).toEqual([1, 4, 2, 5, 3, 6]);
   });
 });

@@ -1,7 +1,10 @@
 /**
  * Dense linear algebra for the pruning maths: row-major Float64 matrices of a few thousand rows at most
- * (one layer's FFN width). Loops walk rows contiguously, which is what makes them fast enough in JS.
+ * (one layer's FFN width). Loops walk rows contiguously, which is what makes them fast enough in JS; the
+ * O(n³) work of large matrices goes to a MatMul backend (spdInverseBlocked), since JS loops reach about
+ * 1 GFLOP/s and onnxruntime's MatMul 10–70.
  */
+import type { MatMul } from '../core/matmul';
 
 /** Lower Cholesky factor L (row-major n×n, zeros above the diagonal) of a symmetric positive-definite matrix. */
 export function cholesky(a: ArrayLike<number>, n: number): Float64Array {
@@ -89,6 +92,55 @@ export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k:
     }
   }
   return c;
+}
+
+/** linalg's matmul as a MatMul: the reference backend, and the one where no onnxruntime is at hand. */
+export const cpuMatMul: MatMul = async (a, b, m, k, n) => matmul(a, b, m, k, n);
+
+export function transpose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+  return out;
+}
+
+/** Rows r0..r1 and columns c0..c1 of an n-column matrix, as a new matrix. */
+function block(a: ArrayLike<number>, n: number, r0: number, r1: number, c0: number, c1: number): Float64Array {
+  const w = c1 - c0;
+  const out = new Float64Array((r1 - r0) * w);
+  for (let i = r0; i < r1; i++) for (let j = 0; j < w; j++) out[(i - r0) * w + j] = a[i * n + c0 + j];
+  return out;
+}
+
+/** Below this size the JS inverse is faster than the round trips to the backend. */
+const BLOCKED_LEAF = 192;
+
+/**
+ * Inverse of a symmetric positive-definite matrix by 2×2 blocks, M = [[A, B], [Bᵀ, D]]: with X = A⁻¹B and
+ * the Schur complement S = D − BᵀX (SPD too), M⁻¹ = [[A⁻¹ + X S⁻¹ Xᵀ, −X S⁻¹], [−(X S⁻¹)ᵀ, S⁻¹]], A⁻¹ and S⁻¹
+ * recursively. About 2n³/3 multiply-adds, all in four products per level, which `mm` runs; small blocks use
+ * spdInverse. The result is exactly symmetric.
+ */
+export async function spdInverseBlocked(a: ArrayLike<number>, n: number, mm: MatMul, leaf = BLOCKED_LEAF): Promise<Float64Array> {
+  checkSquare(a, n);
+  if (n <= leaf) return spdInverse(a, n);
+  const h = n >> 1;
+  const m = n - h;
+  const ai = await spdInverseBlocked(block(a, n, 0, h, 0, h), h, mm, leaf);
+  const b = block(a, n, 0, h, h, n);
+  const x = await mm(ai, b, h, h, m);
+  const btx = await mm(transpose(b, h, m), x, m, h, m);
+  const s = block(a, n, h, n, h, n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) s[i * m + j] -= 0.5 * (btx[i * m + j] + btx[j * m + i]);
+  const si = await spdInverseBlocked(s, m, mm, leaf);
+  const y = await mm(x, si, h, m, m);
+  const yxt = await mm(y, transpose(x, h, m), h, m, h);
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < h; i++) {
+    for (let j = 0; j <= i; j++) out[i * n + j] = out[j * n + i] = ai[i * h + j] + 0.5 * (yxt[i * h + j] + yxt[j * h + i]);
+    for (let j = 0; j < m; j++) out[i * n + h + j] = out[(h + j) * n + i] = -y[i * m + j];
+  }
+  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) out[(h + i) * n + h + j] = si[i * m + j];
+  return out;
 }
 
 function checkSquare(a: ArrayLike<number>, n: number): void {

@@ -7,7 +7,9 @@ import type { LayerStats } from '../core/stats';
 import { keepCounts, topChannels, type AllocationKind, type AllocationOptions } from './allocation';
 import { estimatePlan, type EstimateOptions, type ModelShape, type PlanEstimates } from './estimates';
 import type { KeepPlan } from '../core/keep-plan';
-import { mixedGram, obsSaliency, reconstructLayer } from './reconstruct';
+import type { MatMul } from '../core/matmul';
+import { mixedGram } from './reconstruct';
+import { LayerReconstructor } from './reconstruct-path';
 import {
   activationScores,
   channelMeans,
@@ -49,6 +51,8 @@ export interface BuildPlanOptions extends Omit<AllocationOptions, 'sparsity' | '
   biasCompensation?: boolean;
   /** reconstruct: called after each layer (seconds per layer on large FFNs). */
   onProgress?: (layersDone: number, layers: number) => void;
+  /** reconstruct: runs the O(C³) products (default: the JS cpuMatMul; the runtimes pass onnxruntime's). */
+  matmul?: MatMul;
 }
 
 export interface BuildPlanInput {
@@ -67,6 +71,19 @@ export interface BuildPlanInput {
   /** reconstruct: generic statistics (with Gram) mixed into the persona Gram, to keep general ability. */
   genericStats?: LayerStats[];
   options?: BuildPlanOptions;
+  /**
+   * reconstruct: layer l's solver, when the caller keeps them to share their removal paths between plans of
+   * the same statistics and damping (the plan search). Default: a new one per layer on `stats` (+ generic).
+   */
+  reconstructors?: (layer: number) => LayerReconstructor;
+}
+
+/** Layer l's reconstruct solver for a plan input: the caller's, or one on the input's (mixed) Gram. */
+export function layerReconstructor(input: BuildPlanInput, l: number): LayerReconstructor {
+  if (input.reconstructors) return input.reconstructors(l);
+  const { stats, options = {} } = input;
+  const gram = mixedGram(statsOrThrow(stats, 'reconstruct')[l]!, input.genericStats?.[l], input.genericStats ? (options.genericMix ?? DEFAULT_GENERIC_MIX) : 0);
+  return new LayerReconstructor(gram, input.weights[l]!.down, input.shape.hiddenSize, options);
 }
 
 export interface BuiltPlan extends KeepPlan {
@@ -94,7 +111,7 @@ function checkInput(input: BuildPlanInput, method: ScoringMethod): void {
   }
 }
 
-export function buildPlan(input: BuildPlanInput): BuiltPlan {
+export async function buildPlan(input: BuildPlanInput): Promise<BuiltPlan> {
   const method = resolveMethod(input.method);
   checkInput(input, method);
   const { shape, weights, stats, options = {} } = input;
@@ -105,12 +122,11 @@ export function buildPlan(input: BuildPlanInput): BuiltPlan {
     throw new Error('bias compensation does not combine with reconstruct: the refit already restores the removed channels’ contribution');
   }
 
-  const gram = (l: number) => mixedGram(stats![l], input.genericStats?.[l], input.genericStats ? (options.genericMix ?? DEFAULT_GENERIC_MIX) : 0);
-  const scoreLayer = (l: number): Float64Array => {
+  const scoreLayer = async (l: number): Promise<Float64Array> => {
     const down = weights[l].down;
     switch (method) {
       case 'reconstruct':
-        return obsSaliency(gram(l), down, hidden, options);
+        return layerReconstructor(input, l).saliency();
       case 'activation':
         return activationScores(stats![l], down, hidden);
       case 'wanda-sp':
@@ -127,7 +143,8 @@ export function buildPlan(input: BuildPlanInput): BuiltPlan {
   // Uniform allocation only needs layer widths, so reconstruct can skip a separate saliency pass (one
   // inversion of G per layer instead of two) and report the saliency its own pass computes.
   const deferScores = method === 'reconstruct' && input.allocation === 'uniform';
-  const scores = weights.map((_, l) => (deferScores ? new Float64Array(shape.intermediateSizes[l]) : scoreLayer(l)));
+  const scores: Float64Array[] = [];
+  for (let l = 0; l < weights.length; l++) scores.push(deferScores ? new Float64Array(shape.intermediateSizes[l]) : await scoreLayer(l));
   // OWL counts outliers among Wanda's per-weight scores of down_proj, as OWL does for unstructured pruning:
   // per-channel scores are too smooth to have outliers at OWL's thresholds.
   if (input.allocation === 'owl') allocation.outlierScores = weights.map((w, l) => wandaElementScores(stats?.[l], w.down, hidden));
@@ -136,11 +153,11 @@ export function buildPlan(input: BuildPlanInput): BuiltPlan {
   let keep: number[][];
   let downWeights: Float32Array[] | undefined;
   if (method === 'reconstruct') {
-    const layers = weights.map((w, l) => {
-      const result = reconstructLayer(gram(l), w.down, hidden, counts[l], options);
+    const layers = [];
+    for (let l = 0; l < weights.length; l++) {
+      layers.push(await layerReconstructor(input, l).solve(counts[l]));
       options.onProgress?.(l + 1, weights.length);
-      return result;
-    });
+    }
     keep = layers.map((r) => r.keep);
     downWeights = layers.map((r) => r.down);
     if (deferScores) layers.forEach((r, l) => (scores[l] = r.saliency));

@@ -9,6 +9,7 @@
  * gpu-buffer logits) run on the chosen backend: WebGPU when there is one, else WASM with the CPU references.
  */
 import * as ort from 'onnxruntime-web/webgpu';
+import { ortMatMul } from '../model/ort-matmul';
 import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../core/stats';
 import type { AccumulatorFactory } from '../calibration/engine-accumulator';
@@ -99,6 +100,8 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   private klModel?: Promise<{ session: ort.InferenceSession; inputs: PlanInputsModel; onGpu: boolean }>;
   private readonly klCpu = new CpuHeldOutKl();
   private readonly klGpu = new GpuHeldOutKl();
+  /** Reconstruction's float64 products on onnxruntime's WASM MatMul (about 8× a JS loop), whatever the backend. */
+  readonly matmul = ortMatMul(ort, { executionProviders: ['wasm'] });
   hooks: StudioRuntimeHooks = {};
   /** Fields of config.json the graph contradicted (replaced by the graph's values). */
   configWarnings: string[] = [];
