@@ -1,3 +1,4 @@
+import * as ort from 'onnxruntime-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { describeDecoder, disposeAll, emptyPast, tokenFeeds } from '../model/dec
 import { writeFolderAtomic } from '../node/folder-io';
 import { runCalibration, type CalibrationOptions, type CalibrationProgress } from './engine';
 import type { AccumulatorFactory } from './engine-accumulator';
-import { createCpuAccumulator } from './engine-accumulator-cpu';
+import { cpuAccumulator, createCpuAccumulator } from './engine-accumulator-cpu';
+import { ortMatMul } from '../model/ort-matmul';
 import { createGpuAccumulator } from './engine-accumulator-gpu';
 import type { CalibrationSample } from '../core/stats';
 import { parseCheckpoint, serializeCheckpoint, type CalibrationCheckpoint } from './engine-checkpoint';
@@ -114,6 +116,17 @@ describe('calibration engine', () => {
     const [engine, plain] = [await calibrate(createCpuAccumulator, { gram: { budgetBytes: 2 ** 30, bytesPerValue: 8 } }), await plainJsStats(true)];
     expect(engine.layers.every((l) => l.gram?.length === 172 * 172)).toBe(true);
     expect(calibrationStatsError(engine, plain)).toBeLessThan(1e-5);
+  });
+
+  it('with the Gram as onnxruntime float64 products, equals the blocked JS sums to rounding', async () => {
+    const options = { gram: { budgetBytes: 2 ** 30, bytesPerValue: 8 } };
+    const [product, blocked] = [await calibrate(cpuAccumulator(ortMatMul(ort)), options), await calibrate(createCpuAccumulator, options)];
+    product.layers.forEach((layer, l) => {
+      const reference = blocked.layers[l]!.gram!;
+      const scale = Math.max(...reference.map(Math.abs));
+      layer.gram!.forEach((v, i) => expect(Math.abs(v - reference[i]!)).toBeLessThan(1e-12 * scale));
+      expect([...layer.sumSq]).toEqual([...blocked.layers[l]!.sumSq]);
+    });
   });
 
   it('on the GPU (Dawn, WGSL kernels) agrees with the CPU path, Gram matrices included, and leaks no buffer', async () => {

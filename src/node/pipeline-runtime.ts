@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ortMatMul } from '../model/ort-matmul';
 import { runCalibration, type CalibrationModel } from '../calibration/engine';
-import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
+import { cpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { loadNodeCalibrationModel, type NodeCalibrationModel } from './calibration-engine';
 import { runLayerwise } from '../pipeline/layerwise';
 import type { PlanWeights } from '../eval/apply-plan';
@@ -134,7 +134,7 @@ export class NodePipelineRuntime implements PipelineRuntime {
     const model = planned?.model ?? (await this.instrumentedModel());
     const extraFeeds = planned && planFeeds(ort, planned.inputs, options.plan!);
     try {
-      const result = await runCalibration(model, samples, createCpuAccumulator, {
+      const result = await runCalibration(model, samples, cpuAccumulator(this.matmul), {
         batchSize: this.options.batchSize,
         gram: options.gram ? { budgetBytes: this.options.gramBudgetBytes ?? DEFAULT_GRAM_BUDGET } : undefined,
         signal: options.signal,
@@ -163,7 +163,7 @@ export class NodePipelineRuntime implements PipelineRuntime {
         session: (graph) => ort.InferenceSession.create(encodeModel(graph).model),
       },
       sets,
-      { ...options, createAccumulator: createCpuAccumulator, batchSize: this.options.batchSize },
+      { ...options, createAccumulator: cpuAccumulator(this.matmul), batchSize: this.options.batchSize },
     );
   }
 
