@@ -39,7 +39,7 @@ export function cpuAccumulator(matmul?: MatMul): AccumulatorFactory {
 export const createCpuAccumulator = cpuAccumulator();
 
 /** accumulateGram's sums as Aᵀ(w ⊙ A) over the tokens of non-zero weight, kept exactly symmetric as the reference keeps it. */
-async function accumulateGramProduct(gram: Float64Array, channels: number, activations: Float32Array, weights: Float32Array, matmul: MatMul): Promise<void> {
+export async function accumulateGramProduct(gram: Float64Array, channels: number, activations: Float32Array, weights: Float32Array, matmul: MatMul): Promise<void> {
   const tokens: number[] = [];
   for (let t = 0; t < weights.length; t++) if (weights[t] !== 0) tokens.push(t);
   const n = tokens.length;

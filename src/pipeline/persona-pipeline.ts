@@ -279,20 +279,18 @@ export class PersonaPipeline {
     );
   }
 
-  /** Per damping and layer, one reconstruct solver on the mixed dense Gram (held once per layer) of a request's data. */
+  /** Per damping and layer, one reconstruct solver on the mixed dense Gram of a request's data (made when a pass needs it). */
   private oneShotSolvers(req: ResolvedPruneRequest, weights: LayerWeights[], data: { persona: CalibrationData; generic?: CalibrationData }): OneShotSolvers {
     const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
     const mixed = data.generic && genericMix !== 0 ? data.generic : undefined;
     const hidden = this.shape(weights).hiddenSize;
-    const grams = new Map<number, Float64Array>();
     const solvers = new Map<string, LayerReconstructor>();
     return {
       at: (damping, l) => {
         const key = `${damping}:${l}`;
         let solver = solvers.get(key);
         if (!solver) {
-          let gram = grams.get(l);
-          if (!gram) grams.set(l, (gram = mixedGram(data.persona.stats.layers[l]!, mixed?.stats.layers[l], mixed ? genericMix : 0)));
+          const gram = () => mixedGram(data.persona.stats.layers[l]!, mixed?.stats.layers[l], mixed ? genericMix : 0);
           solvers.set(key, (solver = new LayerReconstructor(gram, weights[l]!.down, hidden, { damping, matmul: this.runtime.matmul })));
         }
         return solver;

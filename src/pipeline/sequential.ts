@@ -60,7 +60,7 @@ function solver(input: SequentialInput, solved: Solved) {
   const hidden = input.runtime.config.hidden_size;
   return async (l: number, stats: readonly LayerStats[]) => {
     const gram = mixedGram(stats[0]!, stats[1], stats[1] ? input.genericMix : 0);
-    const reconstructor = new LayerReconstructor(gram, input.weights[l]!.down, hidden, { damping: input.damping, matmul: input.runtime.matmul });
+    const reconstructor = new LayerReconstructor(() => gram, input.weights[l]!.down, hidden, { damping: input.damping, matmul: input.runtime.matmul });
     const layer = await reconstructor.solve(input.counts[l]!);
     solved.keep[l] = layer.keep;
     solved.downWeights[l] = layer.down;

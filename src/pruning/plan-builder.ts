@@ -82,7 +82,8 @@ export interface BuildPlanInput {
 export function layerReconstructor(input: BuildPlanInput, l: number): LayerReconstructor {
   if (input.reconstructors) return input.reconstructors(l);
   const { stats, options = {} } = input;
-  const gram = mixedGram(statsOrThrow(stats, 'reconstruct')[l]!, input.genericStats?.[l], input.genericStats ? (options.genericMix ?? DEFAULT_GENERIC_MIX) : 0);
+  const layerStats = statsOrThrow(stats, 'reconstruct')[l]!;
+  const gram = () => mixedGram(layerStats, input.genericStats?.[l], input.genericStats ? (options.genericMix ?? DEFAULT_GENERIC_MIX) : 0);
   return new LayerReconstructor(gram, input.weights[l]!.down, input.shape.hiddenSize, options);
 }
 

@@ -29,7 +29,7 @@ describe('LayerReconstructor', () => {
     const [c, hidden] = [80, 6];
     const { gram, down } = layer(c, hidden, 1);
     const damping = 0.02;
-    const solver = new LayerReconstructor(gram, down, hidden, { damping, matmul: cpuMatMul });
+    const solver = new LayerReconstructor(() => gram, down, hidden, { damping, matmul: cpuMatMul });
     // Largest count first: later, smaller counts need a longer path and must not change the earlier answers.
     for (const keepCount of [78, 60, 41, 20, 5, 1]) {
       const got = await solver.solve(keepCount);
@@ -47,8 +47,8 @@ describe('LayerReconstructor', () => {
 
   it('answers a count the same whatever was asked before it', async () => {
     const { gram, down } = layer(50, 3, 2);
-    const fresh = await new LayerReconstructor(gram, down, 3).solve(30);
-    const used = new LayerReconstructor(gram, down, 3);
+    const fresh = await new LayerReconstructor(() => gram, down, 3).solve(30);
+    const used = new LayerReconstructor(() => gram, down, 3);
     await used.solve(45);
     await used.solve(10);
     const again = await used.solve(30);
@@ -58,13 +58,13 @@ describe('LayerReconstructor', () => {
 
   it('keeps every channel unchanged at full width and refuses bad counts and shapes', async () => {
     const { gram, down } = layer(8, 2, 3);
-    const solver = new LayerReconstructor(gram, down, 2);
+    const solver = new LayerReconstructor(() => gram, down, 2);
     const full = await solver.solve(8);
     expect(full.keep).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect([...full.down]).toEqual([...down]);
     await expect(solver.solve(0)).rejects.toThrow(/keepCount/);
     await expect(solver.solve(9)).rejects.toThrow(/keepCount/);
-    expect(() => new LayerReconstructor(new Float64Array(10), down, 2)).toThrow(/Gram/);
-    expect(() => new LayerReconstructor(gram, down, 3)).toThrow(/multiple/);
+    await expect(new LayerReconstructor(() => new Float64Array(10), down, 2).solve(4)).rejects.toThrow(/Gram/);
+    expect(() => new LayerReconstructor(() => gram, down, 3)).toThrow(/multiple/);
   });
 });

@@ -15,7 +15,7 @@
  */
 import type { MatMul } from '../core/matmul';
 import { cpuMatMul, spdInverseBlocked, transpose } from './linalg';
-import { channelCount, dampedGram, DEFAULT_DAMPING, type ReconstructOptions, type ReconstructResult } from './reconstruct';
+import { dampedGram, DEFAULT_DAMPING, type ReconstructOptions, type ReconstructResult } from './reconstruct';
 
 export interface PathOptions extends ReconstructOptions {
   /** Runs the O(C³) products (default: the JS reference, cpuMatMul). */
@@ -43,14 +43,18 @@ export class LayerReconstructor {
   private readonly c: number;
   private path?: Promise<Path>;
 
+  /**
+   * `gram` makes the layer's Gram when a pass needs it: held solvers (the plan search's, the studio's
+   * previews) then keep only their paths, not a C×C matrix per layer.
+   */
   constructor(
-    private readonly gram: ArrayLike<number>,
+    private readonly gram: () => ArrayLike<number>,
     private readonly down: Float32Array,
     private readonly hidden: number,
     private readonly options: PathOptions = {},
   ) {
-    // Shape errors now rather than at the first solve.
-    this.c = channelCount(gram, down, hidden);
+    this.c = down.length / hidden;
+    if (!Number.isInteger(this.c)) throw new RangeError(`down_proj has ${down.length} values, not a multiple of hidden size ${hidden}`);
   }
 
   /** OBS saliency ‖W_j‖² / (G+λI)⁻¹_jj of every channel before any removal (as obsSaliency). */
@@ -78,14 +82,19 @@ export class LayerReconstructor {
     if (held && held.order.length >= t) return held;
     // Some slack, so the plan search's next slightly smaller count does not start a pass again.
     const target = Math.min(this.c - 1, t === 0 ? 0 : t + Math.ceil(this.c / 16));
-    this.path = this.compute(Math.max(target, t));
-    return this.path;
+    const path = this.compute(Math.max(target, t));
+    this.path = path;
+    // A failed pass (a bad Gram, say) is not kept: the next call tries again.
+    path.catch(() => {
+      if (this.path === path) this.path = undefined;
+    });
+    return path;
   }
 
   private async compute(removals: number): Promise<Path> {
     const { c, hidden } = this;
     const mm = this.options.matmul ?? cpuMatMul;
-    const { g } = dampedGram(this.gram, this.down, hidden, this.options.damping ?? DEFAULT_DAMPING);
+    const { g } = dampedGram(this.gram(), this.down, hidden, this.options.damping ?? DEFAULT_DAMPING);
     const a = await spdInverseBlocked(g, c, mm);
     const w = Float64Array.from(this.down);
     const norms = new Float64Array(c);

@@ -60,17 +60,11 @@ function meanGram(stats: GramStats, label: string): Float64Array {
   return out;
 }
 
-/** The channel count of a layer, or a RangeError when its Gram and down_proj do not fit together. */
-export function channelCount(gram: ArrayLike<number>, down: Float32Array, hidden: number): number {
+/** G + λ·mean(diag G)·I, and the channel count. */
+export function dampedGram(gram: ArrayLike<number>, down: Float32Array, hidden: number, damping: number): { g: Float64Array; c: number } {
   const c = down.length / hidden;
   if (!Number.isInteger(c)) throw new RangeError(`down_proj has ${down.length} values, not a multiple of hidden size ${hidden}`);
   if (gram.length !== c * c) throw new RangeError(`Gram has ${gram.length} entries, expected ${c}×${c}`);
-  return c;
-}
-
-/** G + λ·mean(diag G)·I, and the channel count. */
-export function dampedGram(gram: ArrayLike<number>, down: Float32Array, hidden: number, damping: number): { g: Float64Array; c: number } {
-  const c = channelCount(gram, down, hidden);
   const g = Float64Array.from(gram);
   let trace = 0;
   for (let i = 0; i < c; i++) trace += g[i * c + i];
