@@ -45,11 +45,16 @@ function recording(rt: NodePipelineRuntime) {
     calibrate: [] as { samples: readonly CalibrationSample[]; gram: boolean; plan: boolean }[],
     layerwise: 0,
     heldOutKl: [] as (readonly CalibrationSample[])[],
+    matmul: 0,
   };
   const runtime: PipelineRuntime = {
     config: rt.config,
     tokenizerConfig: rt.tokenizerConfig,
     tokenizer: rt.tokenizer,
+    matmul: (...args) => {
+      calls.matmul++;
+      return rt.matmul(...args);
+    },
     ffnWeights: (o) => rt.ffnWeights(o),
     generate: (ids, settings) => {
       calls.generate.push(ids);
@@ -331,7 +336,10 @@ describe('PersonaPipeline on the built-in model', () => {
 
     // The refined plan is the plan search's choice (sequential, one-shot and baseline plans, searched
     // allocations) at the preview's parameter budget, recorded in pruning.json.
+    const products = calls.matmul;
     const oneShot = await pipeline.replan(request);
+    // From the removal paths the run and the first preview left: one refit product per layer, no new pass.
+    expect(calls.matmul - products).toBe(5);
     expect(refined.selection).toBeDefined();
     expect(refined.plan.keep.flat()).toHaveLength(oneShot.keep.flat().length);
     expect(refined.manifest.selection).toMatchObject({ chosen: refined.selection!.chosen, heldOutKl: refined.selection!.heldOutKl });

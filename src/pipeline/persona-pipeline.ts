@@ -103,6 +103,7 @@ export class PersonaPipeline {
   private readonly referenceStates = new Map<string, Float32Array[]>();
   private readonly weights = new Map<boolean, Promise<LayerWeights[]>>();
   private lastPersona?: { key: string; entry: CalibrationData };
+  private heldSolvers?: { persona: CalibrationData; mixed?: CalibrationData; genericMix: number; weights: LayerWeights[]; solvers: OneShotSolvers };
 
   constructor(
     readonly runtime: PipelineRuntime,
@@ -158,7 +159,8 @@ export class PersonaPipeline {
     onScoring(0, shape.numLayers);
     let plan: BuiltPlan;
     let sequential: SequentialResult['calibration'] | undefined;
-    // One-shot solvers on the dense statistics, shared by every one-shot plan of this run (the search's too).
+    // One-shot solvers on the dense statistics, shared by every one-shot plan of this run (the search's too)
+    // and by the previews that follow.
     const solvers = persona && method === 'reconstruct' && hasGram(persona) ? this.oneShotSolvers(req, weights, { persona, generic }) : undefined;
     let oneShot: BuiltPlan | undefined;
     if (req.sequential) {
@@ -223,7 +225,10 @@ export class PersonaPipeline {
       throw new PruneRequestError('there are no calibration statistics for this persona and these settings yet: run the calibration first');
     }
     const weights = await this.denseWeights(resolveMethod(req.method) === 'magnitude');
-    return await this.oneShotPlan(req, weights, { persona: needs.persona ? held.persona : undefined, generic: needs.generic ? held.generic : undefined });
+    const data = { persona: needs.persona ? held.persona : undefined, generic: needs.generic ? held.generic : undefined };
+    // The removal paths held from the last run (or preview) make a preview at another level one refit per layer.
+    const solvers = needs.gram && data.persona ? this.oneShotSolvers(req, weights, { persona: data.persona, generic: data.generic }) : undefined;
+    return await this.oneShotPlan(req, weights, data, undefined, solvers);
   }
 
   /** The calibration sets and statistics held for a request's persona and data settings (to save them, say). */
@@ -279,13 +284,19 @@ export class PersonaPipeline {
     );
   }
 
-  /** Per damping and layer, one reconstruct solver on the mixed dense Gram of a request's data (made when a pass needs it). */
+  /**
+   * Per damping and layer, one reconstruct solver on the mixed dense Gram of a request's data (made when a
+   * pass needs it). The solvers of the latest data are kept, so prune() and the previews of the same
+   * calibration share their removal paths.
+   */
   private oneShotSolvers(req: ResolvedPruneRequest, weights: LayerWeights[], data: { persona: CalibrationData; generic?: CalibrationData }): OneShotSolvers {
     const genericMix = req.planOptions?.genericMix ?? DEFAULT_GENERIC_MIX;
     const mixed = data.generic && genericMix !== 0 ? data.generic : undefined;
+    const held = this.heldSolvers;
+    if (held && held.persona === data.persona && held.mixed === mixed && held.genericMix === genericMix && held.weights === weights) return held.solvers;
     const hidden = this.shape(weights).hiddenSize;
     const solvers = new Map<string, LayerReconstructor>();
-    return {
+    const made: OneShotSolvers = {
       at: (damping, l) => {
         const key = `${damping}:${l}`;
         let solver = solvers.get(key);
@@ -296,6 +307,8 @@ export class PersonaPipeline {
         return solver;
       },
     };
+    this.heldSolvers = { persona: data.persona, mixed, genericMix, weights, solvers: made };
+    return made;
   }
 
   /**
