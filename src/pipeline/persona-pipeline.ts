@@ -30,7 +30,7 @@ import { LayerReconstructor } from '../pruning/reconstruct-path';
 import type { LayerWeights } from '../pruning/scoring';
 import { calibrationSummary, pruningManifestFields, type CalibrationSummary } from './manifest';
 import { PruneRequestError, resolvePruneRequest, type PruneRequest, type ResolvedPruneRequest } from './request';
-import { evolveCounts, mutationStep, selectPlan, type Candidate, type JudgedCandidate, type PlanSelection, type SearchSettings } from './plan-search';
+import { beatsBeyondNoise, evolveCounts, mutationStep, selectPlan, type Candidate, type JudgedCandidate, type PlanSelection, type SearchSettings } from './plan-search';
 import type { ExportSummary, PipelineRuntime } from './runtime';
 import type { HeldOutSet, QuantizeRequest } from '../onnx/quantize-int4';
 import { buildEvaluationSets, EVALUATION_SAMPLES, heldOutAnswersSource, heldOutQuestions } from './evaluation-sets';
@@ -316,7 +316,7 @@ export class PersonaPipeline {
    * reconstruction at the requested damping and at ten times it; Wanda-sp and FLAP on the persona data and
    * on the generic data (so the result is never worse than those baselines on the held-out KL); and the
    * per-layer allocation found by evolution over the best one-shot damping, plus its sequential refit when
-   * the request is sequential. Every kept-count vector has the same total, i.e. the same parameter budget.
+   * the request is sequential and the allocation is measurably better than the one it started from. Every kept-count vector has the same total, i.e. the same parameter budget.
    * selectPlan picks the winner (the lowest KL, or the plan built so far when the gap is within noise).
    */
   private async searchPlan(args: {
@@ -384,7 +384,8 @@ export class PersonaPipeline {
 
     if (evolving) {
       // Evolve from the better one-shot damping; each layer's reconstruction at a given count is computed once.
-      const klOf = (plan: BuiltPlan) => judged.find((j) => j.candidate.plan === plan)!.kl;
+      const judgedOf = (plan: BuiltPlan) => judged.find((j) => j.candidate.plan === plan)!;
+      const klOf = (plan: BuiltPlan) => judgedOf(plan).kl;
       const base = oneShots.reduce((best, c) => (klOf(c.plan) < klOf(best.plan) ? c : best));
       // Each layer's removal path at the base damping serves every count the evolution tries.
       const planFor = async (counts: readonly number[]): Promise<BuiltPlan> => {
@@ -407,7 +408,10 @@ export class PersonaPipeline {
       if (evolved.counts.join(',') !== start.join(',')) {
         const searched = await planFor(evolved.counts);
         await add({ label: `searched allocation, one-shot, damping ${base.damping}`, plan: searched });
-        if (req.sequential) {
+        // Its sequential refit costs another calibration pass: worth it only where the searched allocation
+        // beats the one it started from by more than one standard error of the paired per-sample
+        // differences (selectPlan's noise rule), i.e. where the evolution found more than selection noise.
+        if (req.sequential && beatsBeyondNoise(judgedOf(searched).perSample, judgedOf(base.plan).perSample)) {
           const refit = await sequentialReconstruct({
             runtime: this.runtime,
             weights,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../model/sampling';
-import { evolveCounts, mutateCounts, mutationStep, pairedDifference, selectPlan } from './plan-search';
+import { beatsBeyondNoise, evolveCounts, mutateCounts, mutationStep, pairedDifference, selectPlan } from './plan-search';
 
 describe('allocation search', () => {
   it('mutations keep the total kept count and every layer within [minKeep, width]', () => {
@@ -64,5 +64,12 @@ describe('allocation search', () => {
     const { mean, standardError } = pairedDifference([3, 5, 7], [1, 2, 3]);
     expect(mean).toBe(3);
     expect(standardError).toBeCloseTo(1 / Math.sqrt(3), 12);
+  });
+
+  it('beats beyond noise only by more than one standard error of the paired differences', () => {
+    // Differences incumbent − challenger [2, 3, 4]: mean 3, SE 1/√3 ≈ 0.577 → beats; [0.5, −0.5, 1.5]: mean 0.5, SE 0.577 → within noise.
+    expect(beatsBeyondNoise([1, 2, 3], [3, 5, 7])).toBe(true);
+    expect(beatsBeyondNoise([3, 5, 7], [1, 2, 3])).toBe(false);
+    expect(beatsBeyondNoise([1, 2, 3], [1.5, 1.5, 4.5])).toBe(false);
   });
 });

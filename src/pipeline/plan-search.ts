@@ -131,6 +131,15 @@ export function pairedDifference(a: readonly number[], b: readonly number[]): { 
 }
 
 /**
+ * Whether `challenger` has a lower KL than `incumbent` by more than one standard error of their paired
+ * per-sample differences: on a few hundred held-out tokens a smaller gap is as likely selection noise.
+ */
+export function beatsBeyondNoise(challenger: readonly number[], incumbent: readonly number[]): boolean {
+  const { mean, standardError } = pairedDifference(incumbent, challenger);
+  return mean > standardError;
+}
+
+/**
  * The lowest held-out KL wins, except that the method's own plan (the first candidate) stays when the winner
  * beats it by less than one standard error of their paired per-sample differences: on a few hundred held-out
  * tokens a smaller gap is as likely selection noise as a better plan. The method's plan only stays when it
@@ -142,10 +151,7 @@ export function selectPlan<C extends Candidate>(judged: readonly JudgedCandidate
   let best = own;
   for (const j of judged) if (j.kl < best.kl) best = j;
   const bestBaseline = Math.min(...judged.filter((j) => j.candidate.baseline).map((j) => j.kl));
-  if (best !== own && own.kl <= bestBaseline) {
-    const { mean, standardError } = pairedDifference(own.perSample, best.perSample);
-    if (mean <= standardError) best = own;
-  }
+  if (best !== own && own.kl <= bestBaseline && !beatsBeyondNoise(best.perSample, own.perSample)) best = own;
   return {
     chosen: best.candidate,
     selection: {
