@@ -8,7 +8,8 @@
 import * as ort from 'onnxruntime-node';
 import { ortMatMul } from '../src/model/ort-matmul';
 import { createRng } from '../src/model/sampling';
-import { cpuMatMul, transpose } from '../src/pruning/linalg';
+import { cpuMatMul } from '../src/core/matmul';
+import { transpose } from '../src/pruning/linalg';
 import { reconstructLayer } from '../src/pruning/reconstruct';
 import { LayerReconstructor } from '../src/pruning/reconstruct-path';
 import type { Row } from './row';

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { matmul } from '../pruning/linalg';
+import { matmul } from '../core/matmul';
 import { createRng } from './sampling';
 import { ortMatMul } from './ort-matmul';
 
@@ -24,5 +24,28 @@ describe('ortMatMul', () => {
     expect([...(await mm(Float64Array.from([1, 2, 3, 4]), Float64Array.from([5, 6, 7, 8]), 2, 2, 2))]).toEqual([19, 22, 43, 50]);
     expect([...(await mm(new Float64Array(0), new Float64Array(0), 2, 0, 2))]).toEqual([0, 0, 0, 0]);
     await expect(mm(new Float64Array(3), new Float64Array(4), 2, 2, 2)).rejects.toThrow(/do not fit/);
+  });
+
+  it('falls back to the JS product where the build has no float64 MatMul (the browser WebGPU bundle), and passes other errors on', async () => {
+    let creates = 0;
+    const refusing = (message: string) => ({
+      Tensor: ort.Tensor,
+      InferenceSession: {
+        create: async () => {
+          creates++;
+          throw new Error(message);
+        },
+      },
+    });
+    const a = Float64Array.from([1, 2, 3, 4]);
+    const noKernel = ortMatMul(refusing("Can't create a session. ERROR_CODE: 9, ERROR_MESSAGE: Could not find an implementation for MatMul(13) node with name 'matmul'"));
+    expect([...(await noKernel(a, a, 2, 2, 2))]).toEqual([7, 10, 15, 22]);
+    expect([...(await noKernel(a, a, 2, 2, 2))]).toEqual([7, 10, 15, 22]);
+    expect(creates).toBe(1);
+    const broken = ortMatMul(refusing('out of memory'));
+    await expect(broken(a, a, 2, 2, 2)).rejects.toThrow(/out of memory/);
+    // A failure other than the missing kernel is not remembered: the next call tries again.
+    await expect(broken(a, a, 2, 2, 2)).rejects.toThrow(/out of memory/);
+    expect(creates).toBe(3);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../model/sampling';
-import { cholesky, cpuMatMul, matmul, removeFromInverse, spdInverse, spdInverseBlocked, transpose } from './linalg';
+import { cpuMatMul, matmul } from '../core/matmul';
+import { cholesky, removeFromInverse, spdInverse, spdInverseBlocked, transpose } from './linalg';
 
 /** A random symmetric positive-definite n×n matrix BᵀB + n·I. */
 function randomSpd(n: number, seed: number): Float64Array {

@@ -78,25 +78,6 @@ export function removeFromInverse(inv: Float64Array, n: number, j: number, rows:
   }
 }
 
-/** C = A·B with A m×k and B k×n, row-major. */
-export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): Float64Array {
-  if (a.length !== m * k || b.length !== k * n) throw new RangeError(`matmul: ${a.length} and ${b.length} do not fit ${m}×${k} · ${k}×${n}`);
-  const c = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    const rowC = i * n;
-    for (let p = 0; p < k; p++) {
-      const f = a[i * k + p];
-      if (f === 0) continue;
-      const rowB = p * n;
-      for (let j = 0; j < n; j++) c[rowC + j] += f * b[rowB + j];
-    }
-  }
-  return c;
-}
-
-/** linalg's matmul as a MatMul: the reference backend, and the one where no onnxruntime is at hand. */
-export const cpuMatMul: MatMul = async (a, b, m, k, n) => matmul(a, b, m, k, n);
-
 export function transpose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
   const out = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];

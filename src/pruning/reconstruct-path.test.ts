@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../model/sampling';
-import { cpuMatMul } from './linalg';
+import { cpuMatMul } from '../core/matmul';
 import { obsSaliency, reconstructLayer } from './reconstruct';
 import { LayerReconstructor } from './reconstruct-path';
 

@@ -13,8 +13,8 @@
  * A₀ absorbs them in one C×b×C product — instead of reconstructLayer's O(K·C + K·H) per removal in JS.
  * The same maths as reconstructLayer step by step (its tests compare the two); only rounding differs.
  */
-import type { MatMul } from '../core/matmul';
-import { cpuMatMul, spdInverseBlocked, transpose } from './linalg';
+import { cpuMatMul, type MatMul } from '../core/matmul';
+import { spdInverseBlocked, transpose } from './linalg';
 import { dampedGram, DEFAULT_DAMPING, type ReconstructOptions, type ReconstructResult } from './reconstruct';
 
 export interface PathOptions extends ReconstructOptions {

@@ -51,7 +51,7 @@ export class WorkerCalibration {
   private instrumented: Promise<InstrumentedSession> | undefined;
   private gpu: GpuContext | undefined;
   private controller: AbortController | undefined;
-  /** The CPU accumulator's Gram products, on onnxruntime's WASM MatMul. */
+  /** The CPU accumulator's Gram products (onnxruntime's float64 MatMul where the bundle has it, else JS). */
   private matmul: MatMul | undefined;
 
   /** `graph` makes the instrumented graph (default: the bundle's model with its down_proj inputs as outputs). */

@@ -100,7 +100,10 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
   private klModel?: Promise<{ session: ort.InferenceSession; inputs: PlanInputsModel; onGpu: boolean }>;
   private readonly klCpu = new CpuHeldOutKl();
   private readonly klGpu = new GpuHeldOutKl();
-  /** Reconstruction's float64 products on onnxruntime's WASM MatMul (about 8× a JS loop), whatever the backend. */
+  /**
+   * Reconstruction's float64 products: onnxruntime-web's WASM MatMul where the bundle has the float64 kernel;
+   * the WebGPU bundle loaded here has none today, and then the JS product serves (ortMatMul falls back).
+   */
   readonly matmul = ortMatMul(ort, { executionProviders: ['wasm'] });
   hooks: StudioRuntimeHooks = {};
   /** Fields of config.json the graph contradicted (replaced by the graph's values). */
