@@ -1,6 +1,6 @@
 /**
- * The no-WebGPU Gram accumulator (Node CLI, the studio on WASM): the onnxruntime float64 product it uses
- * where there is a MatMul, the blocked JS sums it uses otherwise, and the per-token reference, on random
+ * The no-WebGPU Gram accumulator: the onnxruntime float64 product the Node CLI uses, the blocked JS sums
+ * the studio on WASM uses (onnxruntime-web's WebGPU bundle has no float64 MatMul), and the per-token reference, on random
  * activations at real FFN widths, all timed in this run.
  */
 import * as ort from 'onnxruntime-node';

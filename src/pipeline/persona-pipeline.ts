@@ -316,7 +316,8 @@ export class PersonaPipeline {
    * reconstruction at the requested damping and at ten times it; Wanda-sp and FLAP on the persona data and
    * on the generic data (so the result is never worse than those baselines on the held-out KL); and the
    * per-layer allocation found by evolution over the best one-shot damping, plus its sequential refit when
-   * the request is sequential and the allocation is measurably better than the one it started from. Every kept-count vector has the same total, i.e. the same parameter budget.
+   * the request is sequential and the allocation is measurably better than the one it started from. Every
+   * kept-count vector has the same total, i.e. the same parameter budget.
    * selectPlan picks the winner (the lowest KL, or the plan built so far when the gap is within noise).
    */
   private async searchPlan(args: {

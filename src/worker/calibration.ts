@@ -11,9 +11,7 @@ import type * as Ort from 'onnxruntime-web/webgpu';
 import { runCalibration, type CalibrationOptions, type CalibrationProgress, type CalibrationResult } from '../calibration/engine';
 import type { AccumulatorFactory } from '../calibration/engine-accumulator';
 import type { CalibrationCheckpoint } from '../calibration/engine-checkpoint';
-import { cpuAccumulator } from '../calibration/engine-accumulator-cpu';
-import type { MatMul } from '../core/matmul';
-import { ortMatMul } from '../model/ort-matmul';
+import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { createGpuAccumulator } from '../calibration/engine-accumulator-gpu';
 import { instrumentGraphBytes } from '../calibration/engine-model';
 import { createGpuContext, type GpuContext } from '../gpu/context';
@@ -51,8 +49,6 @@ export class WorkerCalibration {
   private instrumented: Promise<InstrumentedSession> | undefined;
   private gpu: GpuContext | undefined;
   private controller: AbortController | undefined;
-  /** The CPU accumulator's Gram products (onnxruntime's float64 MatMul where the bundle has it, else JS). */
-  private matmul: MatMul | undefined;
 
   /** `graph` makes the instrumented graph (default: the bundle's model with its down_proj inputs as outputs). */
   constructor(
@@ -92,7 +88,7 @@ export class WorkerCalibration {
         throw error;
       });
       const used = instrumented.backend;
-      let accumulate: AccumulatorFactory = cpuAccumulator((this.matmul ??= ortMatMul(this.ort, { executionProviders: ['wasm'] })));
+      let accumulate: AccumulatorFactory = createCpuAccumulator;
       if (used.kind === 'webgpu') {
         if (this.gpu?.device !== used.device) this.gpu = createGpuContext(used.device, bundledShaders);
         accumulate = createGpuAccumulator(this.gpu);

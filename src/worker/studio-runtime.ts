@@ -13,7 +13,7 @@ import { ortMatMul } from '../model/ort-matmul';
 import type { SynthesisSettings } from '../calibration/calibration-set';
 import type { CalibrationSample } from '../core/stats';
 import type { AccumulatorFactory } from '../calibration/engine-accumulator';
-import { cpuAccumulator } from '../calibration/engine-accumulator-cpu';
+import { createCpuAccumulator } from '../calibration/engine-accumulator-cpu';
 import { createGpuAccumulator } from '../calibration/engine-accumulator-gpu';
 import { instrumentGraphBytes } from '../calibration/engine-model';
 import { runLayerwise } from '../pipeline/layerwise';
@@ -276,7 +276,8 @@ export class BrowserPipelineRuntime implements PipelineRuntime {
     this.cuts ??= cutLayers(model, ffns);
     const weights = await this.ffnWeights({ gateUp: false });
     const backend = this.backend;
-    let createAccumulator: AccumulatorFactory = cpuAccumulator(this.matmul);
+    // The blocked JS Gram sums: this bundle has no float64 MatMul, and the plain JS product is slower than them.
+    let createAccumulator: AccumulatorFactory = createCpuAccumulator;
     if (backend.kind === 'webgpu') {
       if (this.gpu?.device !== backend.device) this.gpu = createGpuContext(backend.device, bundledShaders);
       createAccumulator = createGpuAccumulator(this.gpu);
